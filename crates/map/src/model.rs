@@ -108,6 +108,8 @@ pub struct Underground {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Map {
     pub name: String,
+    /// Where the map came from (source file, generator and seed), carried into outputs.
+    pub provenance: String,
     /// The ENU frame all coordinates are given in.
     pub frame: LocalFrame,
     pub signs: Vec<Sign>,
@@ -124,6 +126,7 @@ impl Map {
     pub fn new(name: impl Into<String>, frame: LocalFrame) -> Self {
         Self {
             name: name.into(),
+            provenance: String::new(),
             frame,
             signs: Vec::new(),
             lane_lines: Vec::new(),
