@@ -1,7 +1,10 @@
-//! What every importer shares: options and the report of what an import did.
+//! What every importer shares: options, the report of what an import did, and [`load`],
+//! which reads a map of any supported format.
 
+use crate::{Map, MapError, SignClass};
 use mapfix_core::Geodetic;
 use std::collections::BTreeMap;
+use std::path::Path;
 
 /// Choices an importer needs where the source file is silent.
 #[derive(Debug, Clone, PartialEq)]
@@ -34,5 +37,64 @@ pub struct ImportReport {
 impl ImportReport {
     pub fn count_other(&mut self, code: &str) {
         *self.other_sign_codes.entry(code.to_owned()).or_default() += 1;
+    }
+}
+
+/// Reads a map, choosing the format by the file's extension: `.geojson`/`.json` (mapfix's
+/// own format), `.osm` (Lanelet2) or `.xodr` (OpenDRIVE). For GeoJSON, `options.origin`
+/// (when set) re-anchors the local frame; the other options concern importers only.
+pub fn load(path: &Path, options: &ImportOptions) -> Result<(Map, ImportReport), MapError> {
+    let extension = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+    let read = || std::fs::read_to_string(path).map_err(|source| MapError::Read { path: path.to_owned(), source });
+    match extension.as_deref() {
+        Some("geojson" | "json") => {
+            let map = crate::geojson::from_str_with_origin(&read()?, path, options.origin)?;
+            let mut report = ImportReport::default();
+            for sign in &map.signs {
+                if let SignClass::Other(code) = &sign.class {
+                    report.count_other(code);
+                }
+            }
+            if let Some(origin) = options.origin {
+                report.notes.push(format!(
+                    "local frame re-anchored at {:.7}° N, {:.7}° E, {:.2} m as asked",
+                    origin.lat_deg(),
+                    origin.lon_deg(),
+                    origin.height
+                ));
+            }
+            Ok((map, report))
+        }
+        _ => Err(MapError::UnknownFormat { path: path.to_owned() }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn load_chooses_by_extension_and_counts_other_codes() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = r#"{"type":"FeatureCollection","origin":[8.4,49.0,100],"features":[
+            {"type":"Feature","geometry":{"type":"Point","coordinates":[8.4001,49.0,102.5]},
+             "properties":{"kind":"sign","class":"other","code":"de1020-30","facing_deg":180}}]}"#;
+        let file = dir.path().join("m.JSON");
+        std::fs::write(&file, text).unwrap();
+        let (map, report) = load(&file, &ImportOptions::default()).unwrap();
+        assert_eq!(map.signs.len(), 1);
+        assert_eq!(report.other_sign_codes.get("de1020-30"), Some(&1));
+        assert!(report.notes.is_empty());
+
+        let origin = Geodetic::from_degrees(49.0, 8.4001, 100.0);
+        let options = ImportOptions { origin: Some(origin), ..Default::default() };
+        let (map, report) = load(&file, &options).unwrap();
+        assert!((map.signs[0].position - mapfix_core::Vec3::new(0.0, 0.0, 2.5)).norm() < 1e-3);
+        assert_eq!(report.notes.len(), 1);
+
+        let unknown = dir.path().join("m.shp");
+        std::fs::write(&unknown, text).unwrap();
+        let error = load(&unknown, &ImportOptions::default()).unwrap_err();
+        assert!(matches!(error, MapError::UnknownFormat { .. }), "{error}");
     }
 }

@@ -18,6 +18,6 @@ pub mod opendrive;
 pub mod sign_class;
 
 pub use error::MapError;
-pub use import::{ImportOptions, ImportReport};
+pub use import::{load, ImportOptions, ImportReport};
 pub use model::{Building, LaneLine, LineColor, LineStyle, Map, Mounting, Pole, Polyline, Sign, Underground};
 pub use sign_class::{SignClass, GTSRB_NAMES};
