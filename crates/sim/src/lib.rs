@@ -3,8 +3,14 @@
 //!
 //! [`render`] rasterises the map's world (roads, markings, signs, buildings, underground)
 //! through the real camera model on the CPU. The rest of the crate drives a vehicle along
-//! the map's lanes, simulates a GNSS receiver with urban-canyon errors and outages, and
-//! writes drive folders (frames or video, `camera.toml`, `truth.csv`, `labels.jsonl`,
-//! `gnss.nmea`) and training sets.
+//! the map's lanes ([`lanes`], [`route`]), simulates a GNSS receiver with urban-canyon
+//! errors and outages ([`gnss`]), and writes drive folders (frames or video, `camera.toml`,
+//! `truth.csv`, `labels.jsonl`, `gnss.nmea`) and training sets.
 
+mod error;
+pub mod gnss;
+pub mod lanes;
 pub mod render;
+pub mod route;
+
+pub use error::SimError;
