@@ -12,5 +12,6 @@ pub mod gnss;
 pub mod lanes;
 pub mod render;
 pub mod route;
+pub mod video;
 
 pub use error::SimError;
