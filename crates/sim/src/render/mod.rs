@@ -1,1 +1,453 @@
-//! (being written)
+//! The renderer: a CPU rasteriser that draws a map's world through a real camera model.
+//!
+//! [`Scene::build`] turns a map into flat-shaded, textured triangles once: ground (road,
+//! pavement and verge from a raster grown between lane lines and road edges), lane
+//! markings (solid, 3 m / 6 m dashes, double; white and yellow, worn), stop lines, kerbs,
+//! buildings with windowed façades, street lamps, trees, parked cars, sign boards with
+//! procedurally drawn faces for all 43 GTSRB classes on poles, gantries, walls or ceiling
+//! rods, and underground spaces (floor, walls, ceiling with light panels, pillars).
+//! [`Scene::render`] then draws one frame: chunk culling, near-plane clipping, scan
+//! conversion into a visibility buffer in parallel row bands (rayon), one shading pass
+//! (procedural textures, sun, sky, lamps, headlights, fog, wet roads), the lens distortion
+//! (see [`lens`]'s method: exact per pixel), and the sensor effects of [`Conditions`].
+//!
+//! Signs' visibility is measured on the pixels: the share of a face's in-image pixels that
+//! win the depth test against everything else.
+
+mod conditions;
+mod effects;
+mod ground;
+mod lens;
+mod pictograms;
+mod raster;
+mod scene;
+mod shade;
+#[cfg(test)]
+mod tests;
+
+pub use conditions::{Conditions, ConditionsPreset, UnknownPreset};
+pub use pictograms::SignShape;
+
+use lens::Lens;
+use mapfix_core::{CameraModel, Pose, Vec3};
+use mapfix_map::Map;
+use pictograms::SignTexture;
+use raster::{Isometry, Projector, ScreenTri, ShadeTri, BAND, NO_SIGN};
+use rayon::prelude::*;
+use scene::{add, dot, scale, sub, Material, World, V3};
+use shade::{Rgb, ShadeContext, MAX_LAMPS};
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// World geometry built once from a map, ready to render from any pose.
+pub struct Scene {
+    world: World,
+    textures: Vec<SignTexture>,
+    ceiling: f32,
+}
+
+/// One rendered frame and the signs in it.
+pub struct RenderedFrame {
+    pub image: image::RgbImage,
+    /// One entry per map sign that has at least one visible pixel in this frame.
+    pub signs: Vec<SignVisibility>,
+}
+
+/// How much of a sign the frame shows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SignVisibility {
+    /// Index into `map.signs`.
+    pub sign_index: usize,
+    /// Visible share of the face's in-image pixels (depth-tested against everything).
+    pub visible: f32,
+    /// `[left, top, right, bottom]` of the face's outline in pixels (pixel centres at
+    /// integers, as in `CameraModel`), clipped to the image `[-0.5, size − 0.5]`.
+    pub bbox: [f32; 4],
+}
+
+/// Buffers reused from frame to frame (one set per rendering thread).
+#[derive(Default)]
+struct FrameBuffers {
+    lens: Option<Lens>,
+    depth: Vec<f32>,
+    ids: Vec<u32>,
+    colour: Vec<Rgb>,
+    output: Vec<Rgb>,
+    scratch: Vec<Rgb>,
+    shades: Vec<ShadeTri>,
+    screen: Vec<ScreenTri>,
+    sign_cover: Vec<AtomicU32>,
+    sign_seen: Vec<AtomicU32>,
+    frame_signs: Vec<FrameSign>,
+}
+
+/// A sign board considered in this frame.
+struct FrameSign {
+    board: usize,
+    tilt: Isometry,
+    fade: f32,
+}
+
+thread_local! {
+    static BUFFERS: RefCell<FrameBuffers> = RefCell::new(FrameBuffers::default());
+}
+
+impl Scene {
+    pub fn build(map: &Map, seed: u64) -> Scene {
+        let ceiling = map.underground.first().map_or(0.0, |u| u.ceiling as f32);
+        Scene {
+            world: World::build(map, seed),
+            textures: pictograms::all_textures(),
+            ceiling,
+        }
+    }
+
+    /// Renders the view of `camera` mounted on a vehicle at `vehicle` (world ← vehicle).
+    pub fn render(
+        &self,
+        camera: &CameraModel,
+        vehicle: &Pose,
+        conditions: &Conditions,
+        frame_seed: u64,
+    ) -> RenderedFrame {
+        BUFFERS.with(|buffers| {
+            self.render_with(
+                &mut buffers.borrow_mut(),
+                camera,
+                vehicle,
+                conditions,
+                frame_seed,
+            )
+        })
+    }
+
+    fn render_with(
+        &self,
+        buf: &mut FrameBuffers,
+        camera: &CameraModel,
+        vehicle: &Pose,
+        conditions: &Conditions,
+        frame_seed: u64,
+    ) -> RenderedFrame {
+        if !buf.lens.as_ref().is_some_and(|l| l.fits(camera)) {
+            buf.lens = Some(Lens::new(camera));
+        }
+        let lens = buf.lens.as_ref().expect("lens was just set");
+        let pinhole_pixels = lens.width * lens.height;
+        let camera_pose = camera.world_from_camera(vehicle);
+        let view = view_isometry(&camera_pose);
+
+        // Geometry: static chunks, then the (tilted) sign boards.
+        buf.shades.clear();
+        buf.screen.clear();
+        buf.frame_signs.clear();
+        let mut projector = Projector {
+            lens,
+            shades: &mut buf.shades,
+            screen: &mut buf.screen,
+        };
+        for chunk in &self.world.chunks {
+            if projector.box_visible(&view, chunk.min, chunk.max) {
+                for tri in &self.world.tris[chunk.tris.clone()] {
+                    projector.emit(tri, &view, NO_SIGN);
+                }
+            }
+        }
+        for (b, board) in self.world.signs.iter().enumerate() {
+            let reach = [2.0; 3];
+            if !projector.box_visible(&view, sub(board.centre, reach), add(board.centre, reach)) {
+                continue;
+            }
+            let slot = buf.frame_signs.len() as u32;
+            let (tilt, fade) = sign_wear(board, conditions);
+            let to_camera = view.then_after(&tilt);
+            for tri in &board.tris {
+                let face = matches!(tri.material, Material::SignFace { .. });
+                projector.emit(tri, &to_camera, if face { slot } else { NO_SIGN });
+            }
+            buf.frame_signs.push(FrameSign {
+                board: b,
+                tilt,
+                fade,
+            });
+        }
+        let slots = buf.frame_signs.len();
+        buf.sign_cover.resize_with(slots, AtomicU32::default);
+        buf.sign_seen.resize_with(slots, AtomicU32::default);
+        for counter in buf.sign_cover.iter().chain(&buf.sign_seen) {
+            counter.store(0, Ordering::Relaxed);
+        }
+
+        buf.depth.resize(pinhole_pixels, 0.0);
+        buf.ids.resize(pinhole_pixels, 0);
+        raster::rasterise(
+            &buf.screen,
+            lens,
+            &mut buf.depth,
+            &mut buf.ids,
+            &buf.sign_cover[..slots],
+        );
+
+        // Shading.
+        let sun = conditions.sun_direction().map(|v| v as f32);
+        let camera_position = [
+            camera_pose.position.x as f32,
+            camera_pose.position.y as f32,
+            camera_pose.position.z as f32,
+        ];
+        let mut lamps: Vec<V3> = if conditions.is_dark() {
+            self.world.lamps.iter().map(|l| l.position).collect()
+        } else {
+            Vec::new()
+        };
+        lamps.sort_by(|a, b| {
+            dot(sub(*a, camera_position), sub(*a, camera_position))
+                .total_cmp(&dot(sub(*b, camera_position), sub(*b, camera_position)))
+        });
+        lamps.truncate(MAX_LAMPS);
+        let sign_class: Vec<usize> = buf
+            .frame_signs
+            .iter()
+            .map(|s| self.world.signs[s.board].class)
+            .collect();
+        let sign_fade: Vec<f32> = buf.frame_signs.iter().map(|s| s.fade).collect();
+        let ctx = ShadeContext {
+            conditions,
+            ground: &self.world.ground,
+            textures: &self.textures,
+            sign_class: &sign_class,
+            sign_fade: &sign_fade,
+            view,
+            camera_position,
+            sun,
+            lamps: &lamps,
+            ceiling: self.ceiling,
+            fx: lens.fx,
+        };
+        buf.colour.resize(pinhole_pixels, [0.0; 3]);
+        let sky_fog = (conditions.fog_density * 120.0).min(1.0);
+        let (shades, depth, ids, seen) =
+            (&buf.shades, &buf.depth, &buf.ids, &buf.sign_seen[..slots]);
+        buf.colour
+            .par_chunks_mut(BAND * lens.width)
+            .enumerate()
+            .for_each(|(band, colour)| {
+                let mut counts = vec![0u32; slots];
+                for (k, out) in colour.iter_mut().enumerate() {
+                    let (x, y) = (k % lens.width, band * BAND + k / lens.width);
+                    let (lo, hi) = lens.spans[y];
+                    if (x as u32) < lo || (x as u32) >= hi {
+                        continue;
+                    }
+                    let i = y * lens.width + x;
+                    let ray = [
+                        (x as f32 - lens.cx) / lens.fx,
+                        (y as f32 - lens.cy) / lens.fy,
+                        1.0,
+                    ];
+                    *out = match ids[i] {
+                        0 => {
+                            let sky = ctx.sky(ctx.to_world(ray));
+                            [0, 1, 2]
+                                .map(|c| sky[c] + (conditions.fog_colour[c] - sky[c]) * sky_fog)
+                        }
+                        id => {
+                            let tri = &shades[id as usize - 1];
+                            if tri.sign_slot != NO_SIGN {
+                                counts[tri.sign_slot as usize] += 1;
+                            }
+                            ctx.surface(tri, scale(ray, 1.0 / depth[i]))
+                        }
+                    };
+                }
+                for (slot, &n) in counts.iter().enumerate().filter(|(_, n)| **n > 0) {
+                    seen[slot].fetch_add(n, Ordering::Relaxed);
+                }
+            });
+
+        // Lens distortion: each output pixel reads its exact undistorted position.
+        let (width, height) = (
+            camera.intrinsics.width as usize,
+            camera.intrinsics.height as usize,
+        );
+        match &lens.lookup {
+            Some(lookup) => {
+                buf.output.resize(width * height, [0.0; 3]);
+                let colour = &buf.colour;
+                buf.output
+                    .par_iter_mut()
+                    .zip(lookup.par_iter())
+                    .for_each(|(out, &[x, y])| {
+                        *out = bilinear(colour, lens.width, lens.height, x, y);
+                    });
+            }
+            None => std::mem::swap(&mut buf.output, &mut buf.colour),
+        }
+
+        effects::motion_blur(
+            &mut buf.output,
+            &mut buf.scratch,
+            width,
+            conditions.motion_blur_px,
+            conditions.motion_blur_angle,
+        );
+        effects::gaussian_blur(
+            &mut buf.output,
+            &mut buf.scratch,
+            width,
+            conditions.lens_blur_px,
+        );
+        effects::rain_streaks(&mut buf.output, width, conditions.rain, frame_seed);
+        let mut image = image::RgbImage::new(width as u32, height as u32);
+        effects::develop(&buf.output, &mut image, conditions, frame_seed);
+        if let Some(quality) = conditions.jpeg_quality {
+            effects::jpeg_artefacts(&mut image, quality);
+        }
+        if lens.lookup.is_none() {
+            // The colour buffer went out as the output; give it back for the next frame.
+            std::mem::swap(&mut buf.output, &mut buf.colour);
+        }
+
+        let signs = buf
+            .frame_signs
+            .iter()
+            .enumerate()
+            .filter_map(|(slot, fs)| {
+                let seen = buf.sign_seen[slot].load(Ordering::Relaxed);
+                let cover = buf.sign_cover[slot].load(Ordering::Relaxed);
+                if seen == 0 {
+                    return None;
+                }
+                let board = &self.world.signs[fs.board];
+                let bbox = outline_box(camera, &camera_pose, board, &fs.tilt)?;
+                Some(SignVisibility {
+                    sign_index: board.sign_index,
+                    visible: (seen as f32 / cover.max(seen) as f32).min(1.0),
+                    bbox,
+                })
+            })
+            .collect();
+        RenderedFrame { image, signs }
+    }
+}
+
+/// camera ← world as an f32 isometry.
+fn view_isometry(camera_pose: &Pose) -> Isometry {
+    let m = camera_pose.rotation.matrix();
+    let rot = [0, 1, 2].map(|r| [m[(0, r)] as f32, m[(1, r)] as f32, m[(2, r)] as f32]);
+    let c = camera_pose.position;
+    let t = -(camera_pose.rotation.inverse() * c);
+    Isometry {
+        rot,
+        trans: [t.x as f32, t.y as f32, t.z as f32],
+    }
+}
+
+/// A sign's per-condition tilt about its centre and its fading, stable over a drive.
+fn sign_wear(board: &scene::SignBoard, conditions: &Conditions) -> (Isometry, f32) {
+    let seed = (conditions.sign_seed as u32) ^ ((conditions.sign_seed >> 32) as u32);
+    let r = |k: i32| shade::hash01(board.sign_index as i32, k, seed) * 2.0 - 1.0;
+    let yaw = r(1) * conditions.sign_tilt;
+    let roll = r(2) * conditions.sign_tilt * 0.4;
+    let fade = (r(3) * 0.5 + 0.5) * conditions.sign_fading;
+    let rot = mul3(
+        &axis_angle([0.0, 0.0, 1.0], yaw),
+        &axis_angle(board.normal, roll),
+    );
+    let centre = board.centre;
+    let turned = Isometry {
+        rot,
+        trans: [0.0; 3],
+    }
+    .rotate(centre);
+    (
+        Isometry {
+            rot,
+            trans: sub(centre, turned),
+        },
+        fade,
+    )
+}
+
+/// Rotation matrix (rows) about a unit axis.
+fn axis_angle(axis: V3, angle: f32) -> [V3; 3] {
+    let (s, c) = angle.sin_cos();
+    let [x, y, z] = axis;
+    let t = 1.0 - c;
+    [
+        [c + x * x * t, x * y * t - z * s, x * z * t + y * s],
+        [y * x * t + z * s, c + y * y * t, y * z * t - x * s],
+        [z * x * t - y * s, z * y * t + x * s, c + z * z * t],
+    ]
+}
+
+fn mul3(a: &[V3; 3], b: &[V3; 3]) -> [V3; 3] {
+    std::array::from_fn(|r| {
+        std::array::from_fn(|c| a[r][0] * b[0][c] + a[r][1] * b[1][c] + a[r][2] * b[2][c])
+    })
+}
+
+/// The image box of a (tilted) sign outline, sampled densely along its edges so that
+/// distortion bends it correctly; `None` if no part is in front of the camera.
+fn outline_box(
+    camera: &CameraModel,
+    camera_pose: &Pose,
+    board: &scene::SignBoard,
+    tilt: &Isometry,
+) -> Option<[f32; 4]> {
+    let n = board.outline.len();
+    let steps = if n > 8 { 1 } else { 8 };
+    let mut bounds = [f64::MAX, f64::MAX, f64::MIN, f64::MIN];
+    for i in 0..n {
+        let (a, b) = (
+            tilt.apply(board.outline[i]),
+            tilt.apply(board.outline[(i + 1) % n]),
+        );
+        for k in 0..steps {
+            let p = add(a, scale(sub(b, a), k as f32 / steps as f32));
+            let world = Vec3::new(p[0] as f64, p[1] as f64, p[2] as f64);
+            if let Some([u, v]) = camera.ray_to_pixel(&camera_pose.inverse_transform_point(&world))
+            {
+                bounds = [
+                    bounds[0].min(u),
+                    bounds[1].min(v),
+                    bounds[2].max(u),
+                    bounds[3].max(v),
+                ];
+            }
+        }
+    }
+    if bounds[0] > bounds[2] {
+        return None;
+    }
+    let (w, h) = (
+        camera.intrinsics.width as f64 - 0.5,
+        camera.intrinsics.height as f64 - 0.5,
+    );
+    Some([
+        bounds[0].clamp(-0.5, w) as f32,
+        bounds[1].clamp(-0.5, h) as f32,
+        bounds[2].clamp(-0.5, w) as f32,
+        bounds[3].clamp(-0.5, h) as f32,
+    ])
+}
+
+fn bilinear(image: &[Rgb], width: usize, height: usize, x: f32, y: f32) -> Rgb {
+    if !(x >= 0.0 && y >= 0.0) {
+        return [0.0; 3];
+    }
+    let (x0, y0) = ((x as usize).min(width - 1), (y as usize).min(height - 1));
+    let (x1, y1) = ((x0 + 1).min(width - 1), (y0 + 1).min(height - 1));
+    let (fx, fy) = (x - x0 as f32, y - y0 as f32);
+    let (a, b, c, d) = (
+        image[y0 * width + x0],
+        image[y0 * width + x1],
+        image[y1 * width + x0],
+        image[y1 * width + x1],
+    );
+    std::array::from_fn(|k| {
+        let top = a[k] + (b[k] - a[k]) * fx;
+        let bottom = c[k] + (d[k] - c[k]) * fx;
+        top + (bottom - top) * fy
+    })
+}
