@@ -21,8 +21,8 @@
 //! residual. A map with only local coordinates uses them as ENU around
 //! [`ImportOptions::origin`].
 //!
-//! Signs. Following Lanelet2's convention for signs and lights, a sign's linestring runs
-//! along the bottom edge of its face: the face is as wide as the linestring (0.6 m where the
+//! Signs. As for Lanelet2 traffic lights (whose `height` tag reaches up from the
+//! linestring), a sign's linestring is taken as the bottom edge of its face: the face is as wide as the linestring (0.6 m where the
 //! linestring is shorter than 0.3 m or longer than 3 m, too short or long to be a drawn
 //! face) and as tall as its `height` tag (else square); its centre is the linestring's `ele`
 //! plus half the face height. A sign without `ele` has its centre
@@ -30,7 +30,9 @@
 //! normal is perpendicular to the linestring, on the side that faces the traffic the sign is
 //! for: the lanelets whose regulatory element refers to the sign (for right-of-way elements,
 //! the yielding lanelets for give-way and stop signs, the priority lanelets for priority
-//! signs), the nearest of them; the nearest lanelet of all when no element names one.
+//! signs), the nearest of them; else the nearest lanelet for vehicles (not a cycle lane,
+//! footway or crossing). Only a sign with no lanelet at all gets a guessed side (the left
+//! of the linestring's direction), and the report counts it.
 
 use crate::model::{LaneLine, LineColor, LineStyle, Map, Mounting, Polyline, Sign};
 use crate::{ImportOptions, ImportReport, MapError, SignClass};
@@ -1000,20 +1002,18 @@ fn place_sign(
     };
 
     let along = horizontal(&(last - first));
-    // The face's normal, on the side the traffic comes from (against its travel).
+    let left_of_way = Vec3::new(-along.y, along.x, 0.0).normalize();
+    // The face's normal, on the side the traffic comes from (against its travel). A
+    // linestring within 30° of the travel direction cannot be the face: the sign then
+    // faces the traffic squarely.
     let normal = match (&nearest, along.norm() > 1e-3) {
-        (Some(near), true) => {
-            let left = Vec3::new(-along.y, along.x, 0.0).normalize();
-            if left.dot(&near.travel) > 0.0 {
-                -left
-            } else {
-                left
-            }
+        (Some(near), true) if left_of_way.dot(&near.travel).abs() >= 0.5 => {
+            -left_of_way * left_of_way.dot(&near.travel).signum()
         }
-        (Some(near), false) => -near.travel,
+        (Some(near), _) => -near.travel,
         (None, true) => {
             tally.facing_guessed += 1;
-            Vec3::new(-along.y, along.x, 0.0).normalize()
+            left_of_way
         }
         (None, false) => {
             tally.facing_guessed += 1;
@@ -1194,6 +1194,25 @@ mod tests {
         assert_noted(
             &report,
             "3 towards the lanelets of their regulatory element, 1 towards the nearest",
+        );
+    }
+
+    #[test]
+    fn sign_drawn_along_the_road_faces_the_traffic() {
+        // One eastbound lanelet; the sign's linestring runs east beside it, not across.
+        let text = "<osm>\
+            <node id='1' lat='49' lon='8.4'/><node id='2' lat='49' lon='8.401'/>\
+            <node id='3' lat='48.99997' lon='8.4'/><node id='4' lat='48.99997' lon='8.401'/>\
+            <node id='5' lat='48.99996' lon='8.4005'/><node id='6' lat='48.99996' lon='8.40051'/>\
+            <way id='7'><nd ref='1'/><nd ref='2'/></way><way id='8'><nd ref='3'/><nd ref='4'/></way>\
+            <way id='9'><nd ref='5'/><nd ref='6'/><tag k='type' v='traffic_sign'/><tag k='subtype' v='de205'/></way>\
+            <relation id='10'><member type='way' ref='7' role='left'/><member type='way' ref='8' role='right'/>\
+            <tag k='type' v='lanelet'/></relation></osm>";
+        let (map, _) = import(text, Path::new("along.osm"), &ImportOptions::default()).unwrap();
+        assert!(
+            wrap_angle(map.signs[0].facing + FRAC_PI_2).abs() < 1e-3,
+            "{}",
+            map.signs[0].facing
         );
     }
 
