@@ -155,9 +155,16 @@ impl FurnitureReader<'_> {
         {
             self.tally.add("traffic lights (not signs): skipped".into());
         } else if german && kind == "294" {
-            // StVO 294 "Haltlinie": a stop line across the road, `width` long, centred at (s, t).
-            let half = 0.5 * item.face.width.unwrap_or(DEFAULT_STOP_LINE_LENGTH);
-            let points = [-half, half]
+            // StVO 294 "Haltlinie": a stop line across the road, `width` long, starting at
+            // (s, t) and running to the right of the traffic it stops (as esmini's maps
+            // place them: t = 0 for the lanes beside the centre line); centred for "none".
+            let length = item.face.width.unwrap_or(DEFAULT_STOP_LINE_LENGTH);
+            let (from, to) = match node.attribute("orientation") {
+                Some("+") => (-length, 0.0),
+                Some("-") => (0.0, length),
+                _ => (-0.5 * length, 0.5 * length),
+            };
+            let points = [from, to]
                 .iter()
                 .map(|dt| {
                     let p = self.road.at(item.s, item.t + dt);

@@ -19,6 +19,18 @@ fn horizontal_distance(a: &Vec3, b: &Vec3) -> f64 {
     (a.x - b.x).hypot(a.y - b.y)
 }
 
+/// Horizontal distance from a point to a polyline (its segments as straight pieces).
+fn distance_to_polyline(point: &Vec3, line: &[Vec3]) -> f64 {
+    line.windows(2)
+        .map(|w| {
+            let (a, b) = (w[0].xy(), w[1].xy());
+            let p = point.xy();
+            let along = ((p - a).dot(&(b - a)) / (b - a).norm_squared()).clamp(0.0, 1.0);
+            (p - (a + (b - a) * along)).norm()
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
 #[test]
 fn fixture_geometries_end_where_their_closed_forms_say() {
     // Each geometry's start in the fixture was computed from the closed form of the one
@@ -101,7 +113,13 @@ fn lights_unknown_codes_stop_lines_and_poles() {
     assert!(report.notes.iter().any(|n| n.contains("signalReference")));
     assert!(report.notes.iter().any(|n| n.contains("0° N 0° E")));
     assert_eq!(map.stop_lines.len(), 1);
-    assert!((map.stop_lines[0].length() - 3.25).abs() < 1e-6);
+    // Across the right lane (valid for + traffic): from the centre line to its edge.
+    let stop = &map.stop_lines[0].points;
+    assert!((horizontal_distance(&stop[0], &stop[1]) - 3.25).abs() < 1e-9);
+    let center = &map.lane_lines[0].line.points;
+    let right = &map.lane_lines[3].line.points;
+    assert!(distance_to_polyline(&stop[0], right) < 1e-3, "{stop:?}");
+    assert!(distance_to_polyline(&stop[1], center) < 1e-3, "{stop:?}");
     assert_eq!(map.poles.len(), 1);
     assert_eq!(map.poles[0].height, 2.6);
 }
