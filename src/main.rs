@@ -22,12 +22,22 @@ enum Command {
     /// Inspect, import and generate HD maps.
     #[command(subcommand)]
     Map(cmd::map::MapCommand),
+    /// Score position tracks against ground truth: metrics, plots, HTML report.
+    Eval(cmd::eval::EvalArgs),
+    /// Solve camera poses from pixel/landmark problems (JSON lines).
+    Solve(cmd::solve::SolveArgs),
+    /// Measure the hot paths on synthetic data.
+    #[command(subcommand)]
+    Bench(cmd::bench::BenchCommand),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Map(command) => cmd::map::run(command),
+        Command::Eval(args) => cmd::eval::run(args),
+        Command::Solve(args) => cmd::solve::run(args),
+        Command::Bench(command) => cmd::bench::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,3 +1,6 @@
 //! One module per subcommand.
 
+pub mod eval;
 pub mod map;
+pub mod bench;
+pub mod solve;

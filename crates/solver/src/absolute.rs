@@ -7,13 +7,13 @@ use crate::fix::{Fix, PoseSolver, SolveError, SolveOptions};
 use crate::p3p::p3p;
 use crate::pose::{CameraPose, Observations, Solutions};
 use crate::ransac::{ransac, Problem, RansacOptions, RansacWorkspace};
-use crate::refine::{point_residual, refine, Freedom, Loss, RefineOptions};
+use crate::refine::{point_residual_squared, refine, Freedom, Loss, RefineOptions};
 use mapfix_core::Vec3;
 
 /// Fewest landmarks for an unambiguous 6-DoF pose (three admit up to four poses).
 pub const MIN_LANDMARKS: usize = 4;
 /// Least-squares iterations of each local optimisation inside RANSAC.
-const LOCAL_ITERATIONS: usize = 3;
+const LOCAL_ITERATIONS: usize = 2;
 
 /// Robust 6-DoF solver.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -47,8 +47,16 @@ impl Problem for PointProblem<'_> {
     }
 
     fn solve_minimal(&self, sample: &[usize], models: &mut Solutions) {
-        let bearings = [self.bearings[sample[0]], self.bearings[sample[1]], self.bearings[sample[2]]];
-        let points = [self.points[sample[0]], self.points[sample[1]], self.points[sample[2]]];
+        let bearings = [
+            self.bearings[sample[0]],
+            self.bearings[sample[1]],
+            self.bearings[sample[2]],
+        ];
+        let points = [
+            self.points[sample[0]],
+            self.points[sample[1]],
+            self.points[sample[2]],
+        ];
         *models = p3p(&bearings, &points);
     }
 
@@ -98,7 +106,8 @@ impl AbsolutePose {
             inliers,
             needed: MIN_LANDMARKS,
         };
-        let best = ransac(&problem, &ransac_options, &mut workspace.ransac).ok_or(no_consensus(0))?;
+        let best =
+            ransac(&problem, &ransac_options, &mut workspace.ransac).ok_or(no_consensus(0))?;
         if best.inliers < MIN_LANDMARKS {
             return Err(no_consensus(best.inliers));
         }
@@ -107,16 +116,39 @@ impl AbsolutePose {
             loss: options.loss,
             max_iterations: options.max_refine_iterations,
         };
-        let mut refined = refine(observations, Some(&workspace.mask), &best.model, Freedom::Full, &refine_options);
+        let mut refined = refine(
+            observations,
+            Some(&workspace.mask),
+            &best.model,
+            Freedom::Full,
+            &refine_options,
+        );
         // The refined pose may explain landmarks RANSAC's model missed, or lose some:
         // settle the inlier set once more.
-        if update_mask(&problem, &refined.pose, options.inlier_threshold, &mut workspace.mask) {
+        if update_mask(
+            &problem,
+            &refined.pose,
+            options.inlier_threshold,
+            &mut workspace.mask,
+        ) {
             let iterations = refined.iterations;
-            refined = refine(observations, Some(&workspace.mask), &refined.pose, Freedom::Full, &refine_options);
+            refined = refine(
+                observations,
+                Some(&workspace.mask),
+                &refined.pose,
+                Freedom::Full,
+                &refine_options,
+            );
             refined.iterations += iterations;
         }
-        let fix = finish(observations, &refined.pose, Freedom::Full, options, refined.iterations)
-            .map_err(SolveError::Degenerate)?;
+        let fix = finish(
+            observations,
+            &refined.pose,
+            Freedom::Full,
+            options,
+            refined.iterations,
+        )
+        .map_err(SolveError::Degenerate)?;
         if fix.inliers < MIN_LANDMARKS {
             return Err(no_consensus(fix.inliers));
         }
@@ -125,11 +157,16 @@ impl AbsolutePose {
 }
 
 /// Re-flags inliers at `pose`; whether any flag changed.
-fn update_mask(problem: &PointProblem<'_>, pose: &CameraPose, threshold: f64, mask: &mut [bool]) -> bool {
+fn update_mask(
+    problem: &PointProblem<'_>,
+    pose: &CameraPose,
+    threshold: f64,
+    mask: &mut [bool],
+) -> bool {
     let mut changed = false;
     for (index, flag) in mask.iter_mut().enumerate() {
-        let inlier = point_residual(pose, &problem.bearings[index], &problem.points[index])
-            .is_some_and(|r| r.squared_norm() < threshold * threshold);
+        let inlier = point_residual_squared(pose, &problem.bearings[index], &problem.points[index])
+            .is_some_and(|squared| squared < threshold * threshold);
         changed |= inlier != *flag;
         *flag = inlier;
     }
@@ -137,7 +174,11 @@ fn update_mask(problem: &PointProblem<'_>, pose: &CameraPose, threshold: f64, ma
 }
 
 impl PoseSolver for AbsolutePose {
-    fn solve(&self, observations: &Observations<'_>, options: &SolveOptions) -> Result<Fix, SolveError> {
+    fn solve(
+        &self,
+        observations: &Observations<'_>,
+        options: &SolveOptions,
+    ) -> Result<Fix, SolveError> {
         self.solve_in(observations, options, &mut AbsoluteWorkspace::default())
     }
 }

@@ -10,8 +10,11 @@
 use crate::degeneracy::Degeneracy;
 use crate::fix::{Fix, ResidualStats, SolveOptions};
 use crate::pose::{CameraPose, Observations};
-use crate::refine::{position_basis, upright_basis, visit_residuals, Freedom};
-use nalgebra::{Matrix6, SMatrix};
+use crate::refine::{
+    add_outer_upper, position_basis, symmetrize, to_centre_coordinates, upright_basis,
+    visit_residuals, Freedom,
+};
+use nalgebra::{Matrix6, SMatrix, Vector6};
 
 /// Weight (in degrees of freedom) of the a-priori noise in the covariance scale.
 const PRIOR_DEGREES_OF_FREEDOM: f64 = 2.0;
@@ -55,10 +58,12 @@ pub fn summarize(observations: &Observations<'_>, pose: &CameraPose, threshold: 
         summary.stats.count += 1;
         summary.stats.max = summary.stats.max.max(squared.sqrt());
         for row in 0..residual.rows {
-            let j = residual.jacobian.row(row);
-            summary.information += j.transpose() * j;
+            let j = residual.jacobian.fixed_rows::<1>(row).into_owned();
+            add_outer_upper(&mut summary.information, &j, 1.0);
         }
     });
+    symmetrize(&mut summary.information);
+    summary.information = to_centre_coordinates(&summary.information, &Vector6::zeros(), pose).0;
     if summary.stats.count > 0 {
         summary.stats.rms = (summary.sum_squared / summary.stats.count as f64).sqrt();
     }
@@ -71,7 +76,9 @@ fn invert_in_basis<const D: usize>(
     basis: &SMatrix<f64, 6, D>,
 ) -> Result<Matrix6<f64>, Degeneracy> {
     let reduced = basis.transpose() * information * basis;
-    let scale = reduced.diagonal().map(|d| if d > 0.0 { 1.0 / d.sqrt() } else { 0.0 });
+    let scale = reduced
+        .diagonal()
+        .map(|d| if d > 0.0 { 1.0 / d.sqrt() } else { 0.0 });
     let normalised = SMatrix::<f64, D, D>::from_fn(|i, j| reduced[(i, j)] * scale[i] * scale[j]);
     let observed = scale.iter().all(|s| *s > 0.0 && s.is_finite())
         && (normalised - SMatrix::<f64, D, D>::identity() * MIN_NORMALISED_INFORMATION)
@@ -87,9 +94,9 @@ fn invert_in_basis<const D: usize>(
         };
         return Err(Degeneracy::Unobservable { min_eigenvalue });
     }
-    let inverse = normalised
-        .try_inverse()
-        .ok_or(Degeneracy::Unobservable { min_eigenvalue: 0.0 })?;
+    let inverse = normalised.try_inverse().ok_or(Degeneracy::Unobservable {
+        min_eigenvalue: 0.0,
+    })?;
     let unscaled = SMatrix::<f64, D, D>::from_fn(|i, j| inverse[(i, j)] * scale[i] * scale[j]);
     Ok(basis * unscaled * basis.transpose())
 }

@@ -14,7 +14,9 @@ pub enum Degeneracy {
     CollinearPoints,
     #[error("{solutions} poses explain the landmarks equally well")]
     Ambiguous { solutions: usize },
-    #[error("a direction of the pose is unobservable (normalised information {min_eigenvalue:.1e})")]
+    #[error(
+        "a direction of the pose is unobservable (normalised information {min_eigenvalue:.1e})"
+    )]
     Unobservable { min_eigenvalue: f64 },
 }
 
@@ -27,7 +29,10 @@ const UNIT_TOLERANCE: f64 = 1e-6;
 
 /// Checks shapes and values: as many bearings as points, unit finite bearings, finite
 /// points, lane polylines of at least two finite vertices, and at least `needed` points.
-pub fn check_observations(observations: &Observations<'_>, needed: usize) -> Result<(), SolveError> {
+pub fn check_observations(
+    observations: &Observations<'_>,
+    needed: usize,
+) -> Result<(), SolveError> {
     let (bearings, points) = (observations.bearings, observations.points);
     if bearings.len() != points.len() {
         return Err(SolveError::InvalidInput {
@@ -106,9 +111,7 @@ pub fn check_not_collinear(points: &[Vec3]) -> Result<(), Degeneracy> {
         })
         .sum();
     let mut spreads = scatter.symmetric_eigenvalues();
-    spreads
-        .as_mut_slice()
-        .sort_by(|a, b| b.total_cmp(a));
+    spreads.as_mut_slice().sort_by(|a, b| b.total_cmp(a));
     if spreads[0] > 0.0 && spreads[1] > COLLINEAR_RATIO * spreads[0] {
         Ok(())
     } else {

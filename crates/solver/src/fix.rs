@@ -90,6 +90,9 @@ impl Default for SolveOptions {
 /// The one signature of every least-squares pose solver. What a solver is told in
 /// advance (attitude, gravity) lives in the implementing value.
 pub trait PoseSolver {
-    fn solve(&self, observations: &Observations<'_>, options: &SolveOptions)
-        -> Result<Fix, SolveError>;
+    fn solve(
+        &self,
+        observations: &Observations<'_>,
+        options: &SolveOptions,
+    ) -> Result<Fix, SolveError>;
 }

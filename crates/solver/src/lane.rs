@@ -19,8 +19,9 @@ pub struct LaneObservation<'a> {
 }
 
 /// The residual of one lane ray against the nearest polyline segment whose angular
-/// extent contains it, and its Jacobian with respect to `[δθ, δc]`; `None` where no
+/// extent contains it, and its Jacobian with respect to `[δθ, δt]`; `None` where no
 /// segment lies in the ray's direction (the ray cannot be explained by this polyline).
+/// As for points, the Jacobian's centre part is in camera axes (`δt = R·δc`).
 pub(crate) fn ray_residual(
     pose: &CameraPose,
     ray: &Vec3,
@@ -47,7 +48,7 @@ pub(crate) fn ray_residual(
     // d residual / d normal
     let gradient = (ray - normal * (residual / length)) / length;
     let d_rotation = normal.cross(&gradient);
-    let d_centre = pose.rotation.inverse() * (start - end).cross(&gradient);
+    let d_centre = (start - end).cross(&gradient);
     let jacobian = RowVector6::new(
         d_rotation.x,
         d_rotation.y,

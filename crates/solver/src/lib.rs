@@ -36,7 +36,6 @@ pub mod upright;
 mod fix;
 mod pose;
 
-
 pub use absolute::{AbsolutePose, AbsoluteWorkspace};
 pub use degeneracy::Degeneracy;
 pub use fix::{Fix, PoseSolver, ResidualStats, SolveError, SolveOptions};
@@ -45,6 +44,5 @@ pub use pose::{CameraPose, Observations, Solutions, MAX_SOLUTIONS};
 pub use position_only::PositionOnly;
 pub use refine::{Freedom, Loss};
 pub use upright::Upright;
-
 
 pub use mapfix_core::{Rot3, Vec3};

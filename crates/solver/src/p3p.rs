@@ -102,8 +102,9 @@ pub fn p3p(bearings: &[Vec3; 3], points: &[Vec3; 3]) -> Solutions {
             let m1 = y1 * depths[0];
             let camera_12 = m1 - y2 * depths[1];
             let camera_13 = m1 - y3 * depths[2];
-            let rotation = Matrix3::from_columns(&[camera_12, camera_13, camera_12.cross(&camera_13)])
-                * world_inverse;
+            let rotation =
+                Matrix3::from_columns(&[camera_12, camera_13, camera_12.cross(&camera_13)])
+                    * world_inverse;
             let centre = x1 - rotation.transpose() * m1;
             solutions.push(CameraPose {
                 rotation: Rot3::from_matrix_unchecked(rotation),
@@ -121,8 +122,16 @@ fn det_columns(a: &Vec3, b: &Vec3, c: &Vec3) -> f64 {
 
 /// A real root γ of det(P + γQ), with det(Q) ≠ 0.
 fn pencil_root(p: &Matrix3<f64>, q: &Matrix3<f64>, det_q: f64) -> f64 {
-    let (p1, p2, p3) = (p.column(0).into_owned(), p.column(1).into_owned(), p.column(2).into_owned());
-    let (q1, q2, q3) = (q.column(0).into_owned(), q.column(1).into_owned(), q.column(2).into_owned());
+    let (p1, p2, p3) = (
+        p.column(0).into_owned(),
+        p.column(1).into_owned(),
+        p.column(2).into_owned(),
+    );
+    let (q1, q2, q3) = (
+        q.column(0).into_owned(),
+        q.column(1).into_owned(),
+        q.column(2).into_owned(),
+    );
     let c0 = det_columns(&p1, &p2, &p3);
     let c1 = det_columns(&q1, &p2, &p3) + det_columns(&p1, &q2, &p3) + det_columns(&p1, &p2, &q3);
     let c2 = det_columns(&p1, &q2, &q3) + det_columns(&q1, &p2, &q3) + det_columns(&q1, &q2, &p3);
@@ -239,7 +248,11 @@ fn polish_depths(depths: &mut Vec3, distances: &[f64; 3], cosines: &[f64; 3]) {
     let [b12, b13, b23] = *cosines;
     for _ in 0..3 {
         let sides = side_lengths_squared(depths, cosines);
-        let residual = Vec3::new(sides[0] - distances[0], sides[1] - distances[1], sides[2] - distances[2]);
+        let residual = Vec3::new(
+            sides[0] - distances[0],
+            sides[1] - distances[1],
+            sides[2] - distances[2],
+        );
         if residual.norm_squared() < 1e-28 * distances[0] * distances[0] {
             break;
         }
@@ -274,11 +287,17 @@ mod tests {
         let mut worst: f64 = 0.0;
         for _ in 0..2000 {
             let problem = dashcam_problem(&mut rng, &spec);
-            let bearings = [problem.bearings[0], problem.bearings[1], problem.bearings[2]];
+            let bearings = [
+                problem.bearings[0],
+                problem.bearings[1],
+                problem.bearings[2],
+            ];
             let points = [problem.points[0], problem.points[1], problem.points[2]];
             let best = p3p(&bearings, &points)
                 .iter()
-                .map(|pose| pose.rotation_error(&problem.truth) + pose.position_error(&problem.truth))
+                .map(|pose| {
+                    pose.rotation_error(&problem.truth) + pose.position_error(&problem.truth)
+                })
                 .fold(f64::INFINITY, f64::min);
             worst = worst.max(best);
         }
@@ -287,8 +306,16 @@ mod tests {
 
     #[test]
     fn collinear_points_give_no_solution() {
-        let bearings = [Vec3::z(), Vec3::new(0.1, 0.0, 1.0).normalize(), Vec3::new(0.2, 0.0, 1.0).normalize()];
-        let points = [Vec3::new(0.0, 0.0, 10.0), Vec3::new(1.0, 0.0, 10.0), Vec3::new(2.0, 0.0, 10.0)];
+        let bearings = [
+            Vec3::z(),
+            Vec3::new(0.1, 0.0, 1.0).normalize(),
+            Vec3::new(0.2, 0.0, 1.0).normalize(),
+        ];
+        let points = [
+            Vec3::new(0.0, 0.0, 10.0),
+            Vec3::new(1.0, 0.0, 10.0),
+            Vec3::new(2.0, 0.0, 10.0),
+        ];
         assert!(p3p(&bearings, &points).is_empty());
     }
 }

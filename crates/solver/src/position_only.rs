@@ -40,7 +40,11 @@ impl PositionOnly {
 }
 
 impl PoseSolver for PositionOnly {
-    fn solve(&self, observations: &Observations<'_>, options: &SolveOptions) -> Result<Fix, SolveError> {
+    fn solve(
+        &self,
+        observations: &Observations<'_>,
+        options: &SolveOptions,
+    ) -> Result<Fix, SolveError> {
         check_observations(observations, 2)?;
         check_bearing_spread(observations.bearings).map_err(SolveError::Degenerate)?;
         let centre = self
@@ -56,7 +60,13 @@ impl PoseSolver for PositionOnly {
                 max_iterations: options.max_refine_iterations,
             },
         );
-        finish(observations, &refined.pose, Freedom::PositionOnly, options, refined.iterations)
-            .map_err(SolveError::Degenerate)
+        finish(
+            observations,
+            &refined.pose,
+            Freedom::PositionOnly,
+            options,
+            refined.iterations,
+        )
+        .map_err(SolveError::Degenerate)
     }
 }

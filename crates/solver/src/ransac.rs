@@ -80,7 +80,13 @@ pub fn required_iterations(inlier_ratio: f64, sample_size: usize, confidence: f6
 
 /// MSAC score of a model and its inlier flags; stops early (returning `None`) once the
 /// score exceeds `bound`.
-fn score<P: Problem>(problem: &P, model: &CameraPose, threshold_squared: f64, bound: f64, inliers: &mut [bool]) -> Option<(f64, usize)> {
+fn score<P: Problem>(
+    problem: &P,
+    model: &CameraPose,
+    threshold_squared: f64,
+    bound: f64,
+    inliers: &mut [bool],
+) -> Option<(f64, usize)> {
     let mut total = 0.0;
     let mut count = 0;
     for (index, flag) in inliers.iter_mut().enumerate() {
@@ -100,7 +106,11 @@ fn score<P: Problem>(problem: &P, model: &CameraPose, threshold_squared: f64, bo
 }
 
 /// Runs LO-RANSAC; `None` if no sample produced a model.
-pub fn ransac<P: Problem>(problem: &P, options: &RansacOptions, workspace: &mut RansacWorkspace) -> Option<RansacResult> {
+pub fn ransac<P: Problem>(
+    problem: &P,
+    options: &RansacOptions,
+    workspace: &mut RansacWorkspace,
+) -> Option<RansacResult> {
     let n = problem.len();
     let k = P::SAMPLE_SIZE;
     if n < k {
@@ -112,7 +122,10 @@ pub fn ransac<P: Problem>(problem: &P, options: &RansacOptions, workspace: &mut 
     workspace.sample.resize(k, 0);
     workspace.inliers.clear();
     workspace.inliers.resize(n, false);
-    for buffer in [&mut workspace.candidate_inliers, &mut workspace.refined_inliers] {
+    for buffer in [
+        &mut workspace.candidate_inliers,
+        &mut workspace.refined_inliers,
+    ] {
         buffer.clear();
         buffer.resize(n, false);
     }
@@ -122,26 +135,41 @@ pub fn ransac<P: Problem>(problem: &P, options: &RansacOptions, workspace: &mut 
     let mut needed = options.max_iterations as f64;
     let mut models = Solutions::new();
     let mut iterations = 0;
-    while iterations < options.max_iterations && (iterations < options.min_iterations || (iterations as f64) < needed) {
+    while iterations < options.max_iterations
+        && (iterations < options.min_iterations || (iterations as f64) < needed)
+    {
         iterations += 1;
         draw_sample(&mut rng, n, &mut workspace.sample);
         models.clear();
         problem.solve_minimal(&workspace.sample, &mut models);
         for model in &models {
-            let Some((mut model_score, mut inliers)) =
-                score(problem, model, threshold_squared, best_score, &mut workspace.candidate_inliers)
-            else {
+            let Some((mut model_score, mut inliers)) = score(
+                problem,
+                model,
+                threshold_squared,
+                best_score,
+                &mut workspace.candidate_inliers,
+            ) else {
                 continue;
             };
             let mut model = *model;
             // Local optimisation: refine on the inliers while that improves the score.
-            for _ in 0..3 {
+            for _ in 0..2 {
                 let Some(refined) = problem.refine(&model, &workspace.candidate_inliers) else {
                     break;
                 };
-                match score(problem, &refined, threshold_squared, model_score, &mut workspace.refined_inliers) {
+                match score(
+                    problem,
+                    &refined,
+                    threshold_squared,
+                    model_score,
+                    &mut workspace.refined_inliers,
+                ) {
                     Some((refined_score, count)) if refined_score < model_score => {
-                        std::mem::swap(&mut workspace.candidate_inliers, &mut workspace.refined_inliers);
+                        std::mem::swap(
+                            &mut workspace.candidate_inliers,
+                            &mut workspace.refined_inliers,
+                        );
                         model = refined;
                         model_score = refined_score;
                         inliers = count;
@@ -150,7 +178,9 @@ pub fn ransac<P: Problem>(problem: &P, options: &RansacOptions, workspace: &mut 
                 }
             }
             best_score = model_score;
-            workspace.inliers.copy_from_slice(&workspace.candidate_inliers);
+            workspace
+                .inliers
+                .copy_from_slice(&workspace.candidate_inliers);
             best = Some(RansacResult {
                 model,
                 inliers,
@@ -160,7 +190,10 @@ pub fn ransac<P: Problem>(problem: &P, options: &RansacOptions, workspace: &mut 
             needed = required_iterations(inliers as f64 / n as f64, k, options.confidence);
         }
     }
-    best.map(|result| RansacResult { iterations, ..result })
+    best.map(|result| RansacResult {
+        iterations,
+        ..result
+    })
 }
 
 /// Fills `sample` with distinct random indices below `n`.

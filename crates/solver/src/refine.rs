@@ -105,7 +105,8 @@ pub(crate) fn tangent_basis(bearing: &Vec3) -> (Vec3, Vec3) {
     (first, bearing.cross(&first))
 }
 
-/// The residual of one observation and its Jacobian with respect to `[δθ, δc]`.
+/// The residual of one observation and its Jacobian with respect to `[δθ, δt]`
+/// (`δt = R·δc`: the centre's update in camera axes, which spares a rotation per row).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Residual {
     pub value: Vector2<f64>,
@@ -124,7 +125,21 @@ impl Residual {
     }
 }
 
-/// Residual of a point landmark, `None` if it lies behind the camera.
+/// Squared residual of a point landmark (`sin²` of its angle to the bearing), `None` if
+/// it lies behind the camera. Cheaper than [`point_residual`]: no Jacobian, no basis.
+#[inline]
+pub(crate) fn point_residual_squared(
+    pose: &CameraPose,
+    bearing: &Vec3,
+    point: &Vec3,
+) -> Option<f64> {
+    let p = pose.to_camera(point);
+    let cosine = bearing.dot(&p) / p.norm();
+    (cosine > 0.0).then(|| 1.0 - cosine * cosine)
+}
+
+/// Residual of a point landmark, `None` if it lies behind the camera. The Jacobian is
+/// with respect to `[δθ, δt]`, where `δt = R·δc` moves the centre in camera axes.
 #[inline]
 pub(crate) fn point_residual(pose: &CameraPose, bearing: &Vec3, point: &Vec3) -> Option<Residual> {
     let p = pose.to_camera(point);
@@ -134,22 +149,61 @@ pub(crate) fn point_residual(pose: &CameraPose, bearing: &Vec3, point: &Vec3) ->
         return None;
     }
     let (e1, e2) = tangent_basis(bearing);
-    let rotation_t = pose.rotation.inverse();
-    let mut jacobian = Matrix2x6::zeros();
-    let mut value = Vector2::zeros();
-    for (row, e) in [e1, e2].iter().enumerate() {
-        value[row] = e.dot(&direction);
-        let g = (e - direction * value[row]) / range;
-        let d_rotation = p.cross(&g);
-        let d_centre = -(rotation_t * g);
-        jacobian.fixed_view_mut::<1, 3>(row, 0).copy_from(&d_rotation.transpose());
-        jacobian.fixed_view_mut::<1, 3>(row, 3).copy_from(&d_centre.transpose());
-    }
+    let (r1, r2) = (e1.dot(&direction), e2.dot(&direction));
+    // d r_k / d p = g_k (projection of e_k orthogonal to the direction, over the range).
+    let g1 = (e1 - direction * r1) / range;
+    let g2 = (e2 - direction * r2) / range;
+    let (w1, w2) = (p.cross(&g1), p.cross(&g2));
+    #[rustfmt::skip]
+    let jacobian = Matrix2x6::new(
+        w1.x, w1.y, w1.z, -g1.x, -g1.y, -g1.z,
+        w2.x, w2.y, w2.z, -g2.x, -g2.y, -g2.z,
+    );
     Some(Residual {
-        value,
+        value: Vector2::new(r1, r2),
         jacobian,
         rows: 2,
     })
+}
+
+/// Turns normal equations in `[δθ, δt]` into `[δθ, δc]` (`δt = R·δc`).
+pub(crate) fn to_centre_coordinates(
+    hessian: &Matrix6<f64>,
+    gradient: &Vector6<f64>,
+    pose: &CameraPose,
+) -> (Matrix6<f64>, Vector6<f64>) {
+    let mut transform = Matrix6::identity();
+    transform
+        .fixed_view_mut::<3, 3>(3, 3)
+        .copy_from(pose.rotation.matrix());
+    (
+        transform.transpose() * hessian * transform,
+        transform.transpose() * gradient,
+    )
+}
+
+/// Adds `weight·jᵀj` to the upper triangle of `hessian`.
+#[inline]
+pub(crate) fn add_outer_upper(
+    hessian: &mut Matrix6<f64>,
+    j: &nalgebra::RowVector6<f64>,
+    weight: f64,
+) {
+    for column in 0..6 {
+        let scaled = weight * j[column];
+        for row in 0..=column {
+            hessian[(row, column)] += scaled * j[row];
+        }
+    }
+}
+
+/// Copies the upper triangle into the lower.
+pub(crate) fn symmetrize(matrix: &mut Matrix6<f64>) {
+    for column in 0..6 {
+        for row in column + 1..6 {
+            matrix[(row, column)] = matrix[(column, row)];
+        }
+    }
 }
 
 /// Cost charged for a point behind the camera: a constant, so that it neither pulls nor
@@ -201,25 +255,29 @@ fn normal_equations(
     pose: &CameraPose,
     loss: Loss,
 ) -> NormalEquations {
-    let mut equations = NormalEquations {
-        hessian: Matrix6::zeros(),
-        gradient: Vector6::zeros(),
-        cost: 0.0,
-    };
+    let mut hessian = Matrix6::zeros();
+    let mut gradient = Vector6::zeros();
+    let mut cost = 0.0;
     visit_residuals(observations, mask, pose, |residual| match residual {
-        None => equations.cost += loss.rho(BEHIND_SQUARED),
+        None => cost += loss.rho(BEHIND_SQUARED),
         Some(residual) => {
             let squared = residual.squared_norm();
-            equations.cost += loss.rho(squared);
+            cost += loss.rho(squared);
             let weight = loss.weight(squared);
             for row in 0..residual.rows {
-                let j = residual.jacobian.row(row);
-                equations.hessian += weight * j.transpose() * j;
-                equations.gradient += weight * residual.value[row] * j.transpose();
+                let j = residual.jacobian.fixed_rows::<1>(row).into_owned();
+                add_outer_upper(&mut hessian, &j, weight);
+                gradient += j.transpose() * (weight * residual.value[row]);
             }
         }
     });
-    equations
+    symmetrize(&mut hessian);
+    let (hessian, gradient) = to_centre_coordinates(&hessian, &gradient, pose);
+    NormalEquations {
+        hessian,
+        gradient,
+        cost,
+    }
 }
 
 pub(crate) fn cost(
@@ -229,9 +287,24 @@ pub(crate) fn cost(
     loss: Loss,
 ) -> f64 {
     let mut cost = 0.0;
-    visit_residuals(observations, mask, pose, |residual| {
-        cost += loss.rho(residual.map_or(BEHIND_SQUARED, Residual::squared_norm));
-    });
+    for (index, (bearing, point)) in observations
+        .bearings
+        .iter()
+        .zip(observations.points)
+        .enumerate()
+    {
+        if mask.is_none_or(|mask| mask[index]) {
+            cost +=
+                loss.rho(point_residual_squared(pose, bearing, point).unwrap_or(BEHIND_SQUARED));
+        }
+    }
+    for lane in observations.lanes {
+        for ray in lane.rays {
+            if let Some((value, _)) = ray_residual(pose, ray, lane.polyline) {
+                cost += loss.rho(value * value);
+            }
+        }
+    }
     cost
 }
 
@@ -249,7 +322,9 @@ fn damped_step<const D: usize>(
         // system singular; the step along them stays near zero.
         reduced[(i, i)] += damping * reduced[(i, i)].max(1e-9 * largest + 1e-300);
     }
-    let step = reduced.cholesky()?.solve(&(-(basis.transpose() * gradient)));
+    let step = reduced
+        .cholesky()?
+        .solve(&(-(basis.transpose() * gradient)));
     Some(basis * step)
 }
 
@@ -316,12 +391,13 @@ pub fn refine(
         };
         let candidate = apply_update(&pose, &update);
         let candidate_cost = cost(observations, mask, &candidate, options.loss);
-        let negligible = update.fixed_rows::<3>(0).norm() < 1e-12
-            && update.fixed_rows::<3>(3).norm() < 1e-10 * (1.0 + pose.centre.norm());
+        let negligible = update.fixed_rows::<3>(0).norm() < 1e-11
+            && update.fixed_rows::<3>(3).norm() < 1e-9 * (1.0 + pose.centre.norm());
         if candidate_cost <= equations.cost {
             let decrease = equations.cost - candidate_cost;
             pose = candidate;
-            converged = negligible || decrease <= 1e-16 * equations.cost;
+            // Below this the remaining change is far under any noise level.
+            converged = negligible || decrease <= 1e-9 * equations.cost;
             equations = normal_equations(observations, mask, &pose, options.loss);
             damping = (damping * 0.1).max(1e-12);
         } else {

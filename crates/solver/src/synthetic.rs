@@ -104,7 +104,8 @@ pub fn mean_distance(centre: &Vec3, points: &[Vec3]) -> f64 {
 /// Rotation error below 1° and position error below 1 % of the mean landmark distance.
 pub fn is_success(estimate: &CameraPose, truth: &CameraPose, points: &[Vec3]) -> bool {
     estimate.rotation_error(truth) < SUCCESS_ROTATION
-        && estimate.position_error(truth) < SUCCESS_POSITION_FRACTION * mean_distance(&truth.centre, points)
+        && estimate.position_error(truth)
+            < SUCCESS_POSITION_FRACTION * mean_distance(&truth.centre, points)
 }
 
 /// A random dashcam problem.
@@ -152,5 +153,23 @@ pub fn dashcam_problem(rng: &mut impl Rng, spec: &ProblemSpec) -> SyntheticProbl
         points,
         truth,
         outliers,
+    }
+}
+
+/// A seeded stream of dashcam problems: the same seed gives the same problems.
+#[derive(Debug, Clone)]
+pub struct Generator {
+    rng: rand_chacha::ChaCha8Rng,
+}
+
+impl Generator {
+    pub fn new(seed: u64) -> Self {
+        Self {
+            rng: rand::SeedableRng::seed_from_u64(seed),
+        }
+    }
+
+    pub fn problem(&mut self, spec: &ProblemSpec) -> SyntheticProblem {
+        dashcam_problem(&mut self.rng, spec)
     }
 }

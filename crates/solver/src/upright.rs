@@ -87,7 +87,12 @@ impl Upright {
     }
 
     /// The best 2-point pose over pairs spread as widely as the bearings allow.
-    fn initial(&self, bearings: &[Vec3], points: &[Vec3], threshold: f64) -> Result<CameraPose, SolveError> {
+    fn initial(
+        &self,
+        bearings: &[Vec3],
+        points: &[Vec3],
+        threshold: f64,
+    ) -> Result<CameraPose, SolveError> {
         let farthest_from = |i: usize| {
             (0..bearings.len())
                 .max_by(|&a, &b| {
@@ -120,18 +125,30 @@ impl Upright {
             }
         }
         if bearings.len() == 2 && candidates > 1 {
-            return Err(SolveError::Degenerate(Degeneracy::Ambiguous { solutions: candidates }));
+            return Err(SolveError::Degenerate(Degeneracy::Ambiguous {
+                solutions: candidates,
+            }));
         }
         best.map(|(_, pose)| pose)
-            .ok_or(SolveError::Degenerate(Degeneracy::Unobservable { min_eigenvalue: 0.0 }))
+            .ok_or(SolveError::Degenerate(Degeneracy::Unobservable {
+                min_eigenvalue: 0.0,
+            }))
     }
 }
 
 impl PoseSolver for Upright {
-    fn solve(&self, observations: &Observations<'_>, options: &SolveOptions) -> Result<Fix, SolveError> {
+    fn solve(
+        &self,
+        observations: &Observations<'_>,
+        options: &SolveOptions,
+    ) -> Result<Fix, SolveError> {
         check_observations(observations, 2)?;
         check_bearing_spread(observations.bearings).map_err(SolveError::Degenerate)?;
-        let initial = self.initial(observations.bearings, observations.points, options.inlier_threshold)?;
+        let initial = self.initial(
+            observations.bearings,
+            observations.points,
+            options.inlier_threshold,
+        )?;
         let refined = refine(
             observations,
             None,
@@ -142,7 +159,13 @@ impl PoseSolver for Upright {
                 max_iterations: options.max_refine_iterations,
             },
         );
-        finish(observations, &refined.pose, Freedom::Upright, options, refined.iterations)
-            .map_err(SolveError::Degenerate)
+        finish(
+            observations,
+            &refined.pose,
+            Freedom::Upright,
+            options,
+            refined.iterations,
+        )
+        .map_err(SolveError::Degenerate)
     }
 }
