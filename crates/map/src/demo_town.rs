@@ -1734,11 +1734,12 @@ fn place_buildings(map: &mut Map, rng: &mut ChaCha8Rng, roads: &[Road]) {
             };
             let depth = 18.0f64.min((hi.y - lo.y) / 2.0 - 1.0);
             let (w, h) = (hi.x - lo.x, hi.y - lo.y);
+            // The east and west rows fit between the corner buildings of the other two.
             let sides = [
                 (lo, P2::x(), P2::y(), w),
-                (P2::new(hi.x, lo.y), P2::y(), -P2::x(), h),
+                (P2::new(hi.x, lo.y + depth), P2::y(), -P2::x(), h - 2.0 * depth),
                 (hi, -P2::x(), -P2::y(), w),
-                (P2::new(lo.x, hi.y), -P2::y(), P2::x(), h),
+                (P2::new(lo.x, hi.y - depth), -P2::y(), P2::x(), h - 2.0 * depth),
             ];
             for (start, along, inward, length) in sides {
                 candidates.extend(frontage(rng, start, along, inward, length, depth, heights));
