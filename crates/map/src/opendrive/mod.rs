@@ -46,6 +46,16 @@ pub fn import(
     path: &Path,
     options: &ImportOptions,
 ) -> Result<(Map, ImportReport), MapError> {
+    if !(options.sample_step > 0.0 && options.sample_step.is_finite()) {
+        return Err(MapError::invalid(
+            path,
+            "import options",
+            format!(
+                "sample step must be a positive number of metres, not {}",
+                options.sample_step
+            ),
+        ));
+    }
     let document = Document::parse(text).map_err(|error| {
         let pos = error.pos();
         MapError::invalid(

@@ -317,3 +317,24 @@ fn offset_heading_turns_local_frame() {
     let end = map.lane_lines[0].line.points.last().unwrap();
     assert!((end - Vec3::new(10.0, 220.0, 5.0)).norm() < 1e-9, "{end:?}");
 }
+
+#[test]
+fn sample_step_sets_point_spacing_and_must_be_positive() {
+    let (text, path) = fixture("road-geometries.xodr");
+    let options = ImportOptions {
+        sample_step: 0.25,
+        ..ImportOptions::default()
+    };
+    let (map, _) = import(&text, &path, &options).unwrap();
+    let center = &map.lane_lines[0].line.points;
+    assert!(center.len() > 340, "85 m at 0.25 m: {}", center.len());
+    assert!(center
+        .windows(2)
+        .all(|w| horizontal_distance(&w[0], &w[1]) <= 0.25 + 1e-9));
+    let zero = ImportOptions {
+        sample_step: 0.0,
+        ..ImportOptions::default()
+    };
+    let message = import(&text, &path, &zero).unwrap_err().to_string();
+    assert!(message.contains("sample step"), "{message}");
+}
