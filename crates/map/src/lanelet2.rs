@@ -1172,6 +1172,15 @@ mod tests {
         assert!((sign(&map, "way/202").height - 0.6).abs() < 1e-3);
         assert_noted(&report, "1 signs without `ele`");
         assert!(map.signs.iter().all(|s| s.mounting == Mounting::Pole));
+
+        let path = fixture("tiny.osm");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let taller = ImportOptions {
+            default_sign_height: 3.0,
+            ..ImportOptions::default()
+        };
+        let (map, _) = import(&text, &path, &taller).unwrap();
+        assert!((sign(&map, "way/201").position.z - 4.0).abs() < 1e-3);
     }
 
     #[test]
@@ -1197,23 +1206,48 @@ mod tests {
         );
     }
 
-    #[test]
-    fn sign_drawn_along_the_road_faces_the_traffic() {
-        // One eastbound lanelet; the sign's linestring runs east beside it, not across.
-        let text = "<osm>\
+    /// One eastbound lanelet from 8.4° E to 8.401° E just south of 49° N, with `signs`.
+    fn one_lanelet_with(signs: &str) -> Map {
+        let text = format!(
+            "<osm>\
             <node id='1' lat='49' lon='8.4'/><node id='2' lat='49' lon='8.401'/>\
             <node id='3' lat='48.99997' lon='8.4'/><node id='4' lat='48.99997' lon='8.401'/>\
-            <node id='5' lat='48.99996' lon='8.4005'/><node id='6' lat='48.99996' lon='8.40051'/>\
             <way id='7'><nd ref='1'/><nd ref='2'/></way><way id='8'><nd ref='3'/><nd ref='4'/></way>\
-            <way id='9'><nd ref='5'/><nd ref='6'/><tag k='type' v='traffic_sign'/><tag k='subtype' v='de205'/></way>\
             <relation id='10'><member type='way' ref='7' role='left'/><member type='way' ref='8' role='right'/>\
-            <tag k='type' v='lanelet'/></relation></osm>";
-        let (map, _) = import(text, Path::new("along.osm"), &ImportOptions::default()).unwrap();
-        assert!(
-            wrap_angle(map.signs[0].facing + FRAC_PI_2).abs() < 1e-3,
-            "{}",
-            map.signs[0].facing
+            <tag k='type' v='lanelet'/></relation>{signs}</osm>"
         );
+        import(&text, Path::new("one.osm"), &ImportOptions::default())
+            .unwrap()
+            .0
+    }
+
+    #[test]
+    fn sign_drawn_along_the_road_faces_the_traffic() {
+        let map = one_lanelet_with(
+            "<node id='5' lat='48.99996' lon='8.4005'/><node id='6' lat='48.99996' lon='8.40051'/>\
+            <way id='9'><nd ref='5'/><nd ref='6'/><tag k='type' v='traffic_sign'/><tag k='subtype' v='de205'/></way>",
+        );
+        let facing = map.signs[0].facing;
+        assert!(wrap_angle(facing + FRAC_PI_2).abs() < 1e-3, "{facing}");
+    }
+
+    #[test]
+    fn sign_on_a_node() {
+        let map = one_lanelet_with(
+            "<node id='5' lat='48.99996' lon='8.4005'>\
+            <tag k='type' v='traffic_sign'/><tag k='subtype' v='de206'/><tag k='ele' v='2'/></node>",
+        );
+        let stop = &map.signs[0];
+        assert_eq!(
+            (stop.id.as_str(), &stop.class),
+            ("node/5", &SignClass::Gtsrb(14))
+        );
+        assert!(
+            wrap_angle(stop.facing + FRAC_PI_2).abs() < 1e-3,
+            "{}",
+            stop.facing
+        );
+        assert!((stop.position.z - (2.0 + DEFAULT_SIGN_SIZE / 2.0)).abs() < 1e-3);
     }
 
     #[test]
