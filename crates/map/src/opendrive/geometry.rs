@@ -396,6 +396,64 @@ mod tests {
         );
     }
 
+    /// Composite Simpson with many intervals: slow but simple, an independent reference.
+    fn simpson_clothoid(hdg: f64, curvature: f64, rate: f64, length: f64) -> (f64, f64) {
+        let n = 20_000;
+        let h = length / n as f64;
+        let (mut x, mut y) = (0.0, 0.0);
+        for i in 0..=n {
+            let weight = if i == 0 || i == n {
+                1.0
+            } else if i % 2 == 1 {
+                4.0
+            } else {
+                2.0
+            };
+            let s = i as f64 * h;
+            let theta = hdg + curvature * s + 0.5 * rate * s * s;
+            x += weight * theta.cos();
+            y += weight * theta.sin();
+        }
+        (x * h / 3.0, y * h / 3.0)
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn spirals_match_a_fine_reference_integration(
+            hdg in -3.2f64..3.2,
+            curv_start in -0.2f64..0.2,
+            curv_end in -0.2f64..0.2,
+            length in 0.5f64..150.0,
+        ) {
+            let geometry = Geometry {
+                s: 0.0,
+                start: Pose2 { x: 0.0, y: 0.0, hdg },
+                length,
+                shape: Shape::Spiral { curv_start, curv_end },
+            };
+            let end = geometry.pose_at(length);
+            let (x, y) = simpson_clothoid(hdg, curv_start, (curv_end - curv_start) / length, length);
+            proptest::prop_assert!((end.x - x).abs() < 1e-7 && (end.y - y).abs() < 1e-7, "{end:?} vs {x} {y}");
+        }
+
+        #[test]
+        fn constant_curvature_spiral_is_the_arc(
+            curvature in -0.3f64..0.3, length in 0.5f64..100.0, hdg in -3.2f64..3.2,
+        ) {
+            let start = Pose2 { x: 5.0, y: -3.0, hdg };
+            let spiral = Geometry {
+                s: 0.0,
+                start,
+                length,
+                shape: Shape::Spiral { curv_start: curvature, curv_end: curvature },
+            };
+            let arc = Geometry { shape: Shape::Arc { curvature }, ..spiral.clone() };
+            let (a, b) = (spiral.pose_at(length), arc.pose_at(length));
+            proptest::prop_assert!((a.x - b.x).abs() < 1e-9 && (a.y - b.y).abs() < 1e-9);
+            proptest::prop_assert!((a.hdg - b.hdg).abs() < 1e-12);
+        }
+    }
+
     #[test]
     fn arc_end_point_is_on_its_circle() {
         // A quarter circle of radius 50 turning left from heading east, starting at (10, 20).

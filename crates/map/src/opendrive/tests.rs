@@ -338,3 +338,20 @@ fn sample_step_sets_point_spacing_and_must_be_positive() {
     let message = import(&text, &path, &zero).unwrap_err().to_string();
     assert!(message.contains("sample step"), "{message}");
 }
+
+#[test]
+fn border_records_place_a_lane_without_width() {
+    // Lane 1 has a width of 3 m; lane 2 only a border 7 m from the centre line.
+    let text = r#"<OpenDRIVE><road id="1" length="20" junction="-1"><planView>
+        <geometry s="0" x="0" y="0" hdg="0" length="20"><line/></geometry></planView>
+        <lanes><laneSection s="0"><left>
+        <lane id="2" type="driving"><border sOffset="0" a="7" b="0" c="0" d="0"/>
+          <roadMark sOffset="0" type="solid" color="white"/></lane>
+        <lane id="1" type="driving"><width sOffset="0" a="3" b="0" c="0" d="0"/>
+          <roadMark sOffset="0" type="broken" color="white"/></lane>
+        </left></laneSection></lanes></road></OpenDRIVE>"#;
+    let (map, _) = import(text, Path::new("border.xodr"), &ImportOptions::default()).unwrap();
+    let offsets: Vec<f64> = map.lane_lines.iter().map(|l| l.line.points[0].y).collect();
+    assert_eq!(offsets, vec![3.0, 7.0]);
+    assert_eq!(map.road_edges[0].points[0].y, 7.0);
+}
