@@ -180,3 +180,32 @@ fn carla_towns_signals_and_road_marks() {
         assert_eq!(map.road_edges.len(), 2 * free_roads, "{town}");
     }
 }
+
+#[test]
+fn esmini_georeferenced_maps_sit_at_their_origin() {
+    let Some(folder) = maps_folder() else { return };
+    for name in ["e6mini", "soderleden"] {
+        let (map, report, _) = import(&folder.join(format!("opendrive-esmini/{name}.xodr")));
+        // Their "+proj=utm +zone=32 +lat_0=37.354… +lon_0=-122.086…" contradicts itself;
+        // the file's origin is placed at +lat_0/+lon_0 (Mountain View), as the authors meant.
+        let origin = map.frame.origin();
+        assert!(
+            (origin.lat_deg() - 37.35429341239328).abs() < 1e-9,
+            "{name}"
+        );
+        assert!(
+            (origin.lon_deg() + 122.0859797650754).abs() < 1e-9,
+            "{name}"
+        );
+        assert!(
+            report.notes.iter().any(|n| n.contains("contradicts")),
+            "{name}"
+        );
+        // The roads then lie within a few kilometres of the origin.
+        let (lo, hi) = map.bounds().unwrap();
+        assert!(
+            hi.x - lo.x > 100.0 && hi.x.abs().max(lo.x.abs()) < 5000.0,
+            "{name}: {lo:?} {hi:?}"
+        );
+    }
+}
