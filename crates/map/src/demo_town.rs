@@ -1737,9 +1737,19 @@ fn place_buildings(map: &mut Map, rng: &mut ChaCha8Rng, roads: &[Road]) {
             // The east and west rows fit between the corner buildings of the other two.
             let sides = [
                 (lo, P2::x(), P2::y(), w),
-                (P2::new(hi.x, lo.y + depth), P2::y(), -P2::x(), h - 2.0 * depth),
+                (
+                    P2::new(hi.x, lo.y + depth),
+                    P2::y(),
+                    -P2::x(),
+                    h - 2.0 * depth,
+                ),
                 (hi, -P2::x(), -P2::y(), w),
-                (P2::new(lo.x, hi.y - depth), -P2::y(), P2::x(), h - 2.0 * depth),
+                (
+                    P2::new(lo.x, hi.y - depth),
+                    -P2::y(),
+                    P2::x(),
+                    h - 2.0 * depth,
+                ),
             ];
             for (start, along, inward, length) in sides {
                 candidates.extend(frontage(rng, start, along, inward, length, depth, heights));
@@ -1865,6 +1875,18 @@ mod tests {
         assert_eq!(
             map().provenance,
             format!("mapfix map demo-town --seed {SHIPPED_SEED}")
+        );
+    }
+
+    #[test]
+    fn the_shipped_map_is_this_generator_s_output() {
+        let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/../../maps/demo-town.geojson");
+        let text =
+            std::fs::read_to_string(shipped).expect("maps/demo-town.geojson is in the repository");
+        assert!(
+            text.trim_end() == crate::geojson::to_string(map()).trim_end(),
+            "maps/demo-town.geojson is stale: regenerate it with \
+             `mapfix map demo-town --seed {SHIPPED_SEED} -o maps/demo-town.geojson`"
         );
     }
 
