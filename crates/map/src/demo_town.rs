@@ -685,13 +685,18 @@ fn all_road_specs() -> impl Iterator<Item = &'static RoadSpec> {
     ROADS.iter().chain(UNDERGROUND_ROADS.iter())
 }
 
-/// Unit plan direction pointing away from a node along a road spec's first or last leg.
-fn spec_outward(spec: &RoadSpec, at_end: bool) -> P2 {
+/// A road spec's corners: its two nodes with the corners between.
+fn spec_corners(spec: &RoadSpec) -> Vec<P2> {
     let node_at = |n: usize| P2::new(NODES[n].at.0, NODES[n].at.1);
-    let corners: Vec<P2> = std::iter::once(node_at(spec.from))
+    std::iter::once(node_at(spec.from))
         .chain(spec.via.iter().map(|&(x, y)| P2::new(x, y)))
         .chain(std::iter::once(node_at(spec.to)))
-        .collect();
+        .collect()
+}
+
+/// Unit plan direction pointing away from a node along a road spec's first or last leg.
+fn spec_outward(spec: &RoadSpec, at_end: bool) -> P2 {
+    let corners = spec_corners(spec);
     let n = corners.len();
     if at_end {
         (corners[n - 2] - corners[n - 1]).normalize()
@@ -724,11 +729,7 @@ fn build_roads() -> Vec<Road> {
     all_road_specs()
         .enumerate()
         .map(|(index, spec)| {
-            let node_at = |n: usize| P2::new(NODES[n].at.0, NODES[n].at.1);
-            let corners: Vec<P2> = std::iter::once(node_at(spec.from))
-                .chain(spec.via.iter().map(|&(x, y)| P2::new(x, y)))
-                .chain(std::iter::once(node_at(spec.to)))
-                .collect();
+            let corners = spec_corners(spec);
             let radius = if spec.kind == Kind::Aisle {
                 AISLE_RADIUS
             } else {
