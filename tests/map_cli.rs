@@ -256,3 +256,46 @@ fn missing_file_and_unknown_format_fail() {
     assert!(!output.status.success());
     assert!(stderr(&output).contains("out.txt"), "{}", stderr(&output));
 }
+
+#[test]
+fn demo_town_is_seeded_and_rich_enough() {
+    let dir = tempfile::tempdir().unwrap();
+    let generate = |seed: &str, name: &str| {
+        let path = dir.path().join(name);
+        let output = mapfix(&[
+            "map",
+            "demo-town",
+            "--seed",
+            seed,
+            "-o",
+            path.to_str().unwrap(),
+        ]);
+        assert!(output.status.success(), "{}", stderr(&output));
+        std::fs::read_to_string(path).unwrap()
+    };
+    let first = generate("11", "a.geojson");
+    assert_eq!(
+        first,
+        generate("11", "b.geojson"),
+        "the same seed gives the same file"
+    );
+    assert_ne!(
+        first,
+        generate("12", "c.geojson"),
+        "another seed gives another town"
+    );
+    let info = info_json(dir.path().join("a.geojson").to_str().unwrap());
+    assert!(info["signs"].as_u64().unwrap() >= 80, "{info}");
+    assert!(info["classes"].as_u64().unwrap() >= 20, "{info}");
+    assert!(
+        info["levels"]
+            .as_array()
+            .unwrap()
+            .contains(&Value::from(-1)),
+        "{info}"
+    );
+    assert!(
+        info["provenance"].as_str().unwrap().contains("--seed 11"),
+        "{info}"
+    );
+}

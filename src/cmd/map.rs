@@ -1,4 +1,4 @@
-//! `mapfix map …`: info, import.
+//! `mapfix map …`: info, import, demo-town.
 
 use anyhow::{bail, Context};
 use clap::Subcommand;
@@ -32,6 +32,16 @@ pub enum MapCommand {
         #[arg(long, value_name = "LAT,LON[,H]", value_parser = parse_origin)]
         origin: Option<Geodetic>,
     },
+    /// Generate the seeded demo town (street grid, signs, tunnel into an underground car
+    /// park) as GeoJSON.
+    DemoTown {
+        /// Seed of the generator's random choices; recorded in the map's provenance.
+        #[arg(long, default_value_t = mapfix_map::demo_town::SHIPPED_SEED)]
+        seed: u64,
+        /// The GeoJSON file to write.
+        #[arg(short, long)]
+        output: PathBuf,
+    },
 }
 
 pub fn run(command: MapCommand) -> anyhow::Result<()> {
@@ -53,7 +63,45 @@ pub fn run(command: MapCommand) -> anyhow::Result<()> {
             };
             import(&input, &output, &options)
         }
+        MapCommand::DemoTown { seed, output } => {
+            check_geojson_output(&output)?;
+            let map = mapfix_map::demo_town::generate(seed);
+            mapfix_map::geojson::save(&map, &output)?;
+            println!(
+                "demo town, seed {seed} → {}: {}",
+                output.display(),
+                counts(&map)
+            );
+            Ok(())
+        }
     }
+}
+
+fn check_geojson_output(output: &Path) -> anyhow::Result<()> {
+    let extension = output
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    if !matches!(extension.as_deref(), Some("geojson" | "json")) {
+        bail!(
+            "output {} must be a .geojson (or .json) file",
+            output.display()
+        );
+    }
+    Ok(())
+}
+
+fn counts(map: &Map) -> String {
+    format!(
+        "{} signs, {} lane lines, {} stop lines, {} road edges, {} poles, {} buildings, {} underground spaces",
+        map.signs.len(),
+        map.lane_lines.len(),
+        map.stop_lines.len(),
+        map.road_edges.len(),
+        map.poles.len(),
+        map.buildings.len(),
+        map.underground.len()
+    )
 }
 
 fn parse_origin(text: &str) -> Result<Geodetic, String> {
@@ -77,27 +125,14 @@ fn valid_lat_lon(lat: f64, lon: f64) -> bool {
 }
 
 fn import(input: &Path, output: &Path, options: &ImportOptions) -> anyhow::Result<()> {
-    let extension = output
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase);
-    if !matches!(extension.as_deref(), Some("geojson" | "json")) {
-        bail!(
-            "output {} must be a .geojson (or .json) file",
-            output.display()
-        );
-    }
+    check_geojson_output(output)?;
     let (map, report) = mapfix_map::load(input, options)?;
     mapfix_map::geojson::save(&map, output)?;
     println!(
-        "{} → {}: {} signs, {} lane lines, {} stop lines, {} road edges, {} poles",
+        "{} → {}: {}",
         input.display(),
         output.display(),
-        map.signs.len(),
-        map.lane_lines.len(),
-        map.stop_lines.len(),
-        map.road_edges.len(),
-        map.poles.len()
+        counts(&map)
     );
     print_report(&report);
     Ok(())

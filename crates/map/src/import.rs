@@ -65,6 +65,8 @@ pub fn load(path: &Path, options: &ImportOptions) -> Result<(Map, ImportReport),
             }
             Ok((map, report))
         }
+        Some("osm") => crate::lanelet2::import(&read()?, path, options),
+        Some("xodr") => crate::opendrive::import(&read()?, path, options),
         _ => Err(MapError::UnknownFormat { path: path.to_owned() }),
     }
 }
