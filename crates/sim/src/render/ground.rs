@@ -18,6 +18,8 @@ pub(crate) struct GroundMap {
     width: usize,
     height: usize,
     classes: Vec<u8>,
+    /// How far (cm) the road surface lies below the street level (ramps), 0 elsewhere.
+    sunk_cm: Vec<i16>,
     /// Height (up) of the street-level ground plane.
     pub street_height: f32,
 }
@@ -56,13 +58,18 @@ impl GroundMap {
             width,
             height,
             classes: vec![GroundClass::Verge as u8; width * height],
+            sunk_cm: vec![0; width * height],
             street_height,
         };
 
         const UNSEEN: u16 = u16::MAX;
         let mut barrier = vec![false; width * height];
+        let mut sunk = vec![0i16; width * height];
         for edge in map.road_edges.iter().filter(|e| e.level == 0) {
-            ground.walk(&edge.points, |i| barrier[i] = true);
+            ground.walk(&edge.points, |i, z| {
+                barrier[i] = true;
+                sunk[i] = sunk_cm(street_height, z);
+            });
         }
         // Multi-source breadth-first growth from the painted lines, stopped by road edges.
         let mut reach = vec![UNSEEN; width * height];
@@ -74,15 +81,33 @@ impl GroundMap {
             .chain(&map.stop_lines)
             .filter(|l| l.level == 0);
         for line in seeds {
-            ground.walk(&line.points, |i| {
+            ground.walk(&line.points, |i, z| {
                 if reach[i] == UNSEEN {
                     reach[i] = 0;
+                    sunk[i] = sunk_cm(street_height, z);
                     queue.push_back(i);
                 }
             });
         }
         let max_steps = (MAX_ROAD_REACH / cell) as u16;
-        ground.grow(&mut queue, &mut reach, max_steps, |i| !barrier[i]);
+        // Roads at street level stop where an underground space begins (a tunnel portal).
+        let mut covered = vec![false; width * height];
+        for space in &map.underground {
+            let ring: Vec<[f32; 2]> = space
+                .outline
+                .iter()
+                .map(|p| [p.x as f32, p.y as f32])
+                .collect();
+            ground.cells_in_ring(&ring, |i| covered[i] = true);
+        }
+        ground.grow(
+            &mut queue,
+            &mut reach,
+            max_steps,
+            |i| !barrier[i] && !covered[i],
+            |from, to| sunk[to] = sunk[from],
+        );
+        ground.sunk_cm = sunk;
         for i in 0..width * height {
             if reach[i] != UNSEEN || barrier[i] {
                 ground.classes[i] = GroundClass::Road as u8;
@@ -102,6 +127,7 @@ impl GroundMap {
             &mut reach,
             (PAVEMENT_WIDTH / cell) as u16,
             |i| classes[i] != GroundClass::Road as u8,
+            |_, _| {},
         );
         for i in 0..width * height {
             if reach[i] != UNSEEN && ground.classes[i] != GroundClass::Road as u8 {
@@ -114,13 +140,17 @@ impl GroundMap {
                 .iter()
                 .map(|p| [p.x as f32, p.y as f32])
                 .collect();
-            ground.fill_ring(&ring, GroundClass::Building);
+            let mut cells = Vec::new();
+            ground.cells_in_ring(&ring, |i| cells.push(i));
+            for i in cells {
+                ground.classes[i] = GroundClass::Building as u8;
+            }
         }
         ground
     }
 
-    /// Calls `visit` for every cell a polyline passes through.
-    fn walk(&self, points: &[mapfix_core::Vec3], mut visit: impl FnMut(usize)) {
+    /// Calls `visit` with every cell a polyline passes through and the line's height there.
+    fn walk(&self, points: &[mapfix_core::Vec3], mut visit: impl FnMut(usize, f32)) {
         for w in points.windows(2) {
             let (a, b) = (w[0], w[1]);
             let len = ((b.x - a.x).powi(2) + (b.y - a.y).powi(2)).sqrt() as f32;
@@ -131,7 +161,7 @@ impl GroundMap {
                     a.x as f32 + (b.x - a.x) as f32 * t as f32,
                     a.y as f32 + (b.y - a.y) as f32 * t as f32,
                 ) {
-                    visit(i);
+                    visit(i, (a.z + (b.z - a.z) * t) as f32);
                 }
             }
         }
@@ -143,6 +173,7 @@ impl GroundMap {
         reach: &mut [u16],
         max_steps: u16,
         passable: impl Fn(usize) -> bool,
+        mut on_reach: impl FnMut(usize, usize),
     ) {
         while let Some(i) = queue.pop_front() {
             let steps = reach[i];
@@ -159,13 +190,15 @@ impl GroundMap {
             for n in neighbours.into_iter().flatten() {
                 if reach[n] == u16::MAX && passable(n) {
                     reach[n] = steps + 1;
+                    on_reach(i, n);
                     queue.push_back(n);
                 }
             }
         }
     }
 
-    fn fill_ring(&mut self, ring: &[[f32; 2]], class: GroundClass) {
+    /// Calls `visit` for every cell whose corner lies inside a ring.
+    fn cells_in_ring(&self, ring: &[[f32; 2]], mut visit: impl FnMut(usize)) {
         let (x0, y0, x1, y1) = ring
             .iter()
             .fold((f32::MAX, f32::MAX, f32::MIN, f32::MIN), |b, p| {
@@ -175,21 +208,8 @@ impl GroundMap {
         while y <= y1 {
             let mut x = x0;
             while x <= x1 {
-                let inside = {
-                    let mut inside = false;
-                    let n = ring.len();
-                    for i in 0..n {
-                        let (a, b) = (ring[i], ring[(i + n - 1) % n]);
-                        if (a[1] > y) != (b[1] > y)
-                            && x < a[0] + (y - a[1]) / (b[1] - a[1]) * (b[0] - a[0])
-                        {
-                            inside = !inside;
-                        }
-                    }
-                    inside
-                };
-                if let (true, Some(i)) = (inside, self.index(x, y)) {
-                    self.classes[i] = class as u8;
+                if let (true, Some(i)) = (point_in_ring(&[x, y], ring), self.index(x, y)) {
+                    visit(i);
                 }
                 x += self.cell;
             }
@@ -215,6 +235,20 @@ impl GroundMap {
         }
     }
 
+    /// Height of the ground surface: the street level, or a ramp's road below it.
+    pub fn height_at(&self, x: f32, y: f32) -> f32 {
+        self.street_height
+            - self
+                .index(x, y)
+                .map_or(0.0, |i| self.sunk_cm[i] as f32 / 100.0)
+    }
+
+    /// Whether the road at a point runs in a cutting below the street level.
+    pub fn sunken(&self, x: f32, y: f32) -> bool {
+        self.index(x, y)
+            .is_some_and(|i| self.sunk_cm[i] > SUNKEN_CM)
+    }
+
     pub fn near_building(&self, x: f32, y: f32, radius: f32) -> bool {
         let steps = (radius / self.cell).ceil() as i32;
         let stride = (steps / 4).max(1);
@@ -235,6 +269,28 @@ impl GroundMap {
             self.origin[1] + self.height as f32 * self.cell,
         )
     }
+}
+
+/// Even-odd test of a point against a closed ring (east, north).
+pub(crate) fn point_in_ring(p: &[f32; 2], ring: &[[f32; 2]]) -> bool {
+    let mut inside = false;
+    let n = ring.len();
+    for i in 0..n {
+        let (a, b) = (ring[i], ring[(i + n - 1) % n]);
+        if (a[1] > p[1]) != (b[1] > p[1])
+            && p[0] < a[0] + (p[1] - a[1]) / (b[1] - a[1]) * (b[0] - a[0])
+        {
+            inside = !inside;
+        }
+    }
+    inside
+}
+
+/// Depth below which a road counts as running in a cutting (cm).
+const SUNKEN_CM: i16 = 25;
+
+fn sunk_cm(street_height: f32, z: f32) -> i16 {
+    ((street_height - z) * 100.0).clamp(0.0, i16::MAX as f32) as i16
 }
 
 fn median(mut values: Vec<f32>) -> Option<f32> {

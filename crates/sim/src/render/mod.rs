@@ -218,7 +218,6 @@ impl Scene {
             sign_class: &sign_class,
             sign_fade: &sign_fade,
             view,
-            camera_position,
             sun,
             lamps: &lamps,
             ceiling: self.ceiling,

@@ -5,6 +5,8 @@
 //! Drawing space: the sign's bounding box is `[-1, 1]²`, y up. Each texel is the
 //! supersampled coverage-weighted blend of the shapes painted over it, in order.
 
+use super::ground::point_in_ring;
+
 /// The outline of a sign face, which the renderer turns into board geometry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SignShape {
@@ -149,7 +151,7 @@ impl Shape {
                 let d2 = dist2(p, *centre);
                 d2 >= inner * inner && d2 <= outer * outer
             }
-            Shape::Polygon(points) => point_in_polygon(p, points),
+            Shape::Polygon(points) => point_in_ring(&p, points),
             Shape::Stroke { points, width } => {
                 let r2 = width * width / 4.0;
                 points
@@ -194,7 +196,7 @@ fn dist2(a: [f32; 2], b: [f32; 2]) -> f32 {
     (a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)
 }
 
-fn segment_dist2(p: [f32; 2], a: [f32; 2], b: [f32; 2]) -> f32 {
+pub(crate) fn segment_dist2(p: [f32; 2], a: [f32; 2], b: [f32; 2]) -> f32 {
     let (dx, dy) = (b[0] - a[0], b[1] - a[1]);
     let len2 = dx * dx + dy * dy;
     let t = if len2 > 0.0 {
@@ -203,21 +205,6 @@ fn segment_dist2(p: [f32; 2], a: [f32; 2], b: [f32; 2]) -> f32 {
         0.0
     };
     dist2(p, [a[0] + t * dx, a[1] + t * dy])
-}
-
-fn point_in_polygon(p: [f32; 2], ring: &[[f32; 2]]) -> bool {
-    let mut inside = false;
-    let n = ring.len();
-    for i in 0..n {
-        let (a, b) = (ring[i], ring[(i + n - 1) % n]);
-        if (a[1] > p[1]) != (b[1] > p[1]) {
-            let x = a[0] + (p[1] - a[1]) / (b[1] - a[1]) * (b[0] - a[0]);
-            if p[0] < x {
-                inside = !inside;
-            }
-        }
-    }
-    inside
 }
 
 /// A texture being painted: linear RGB at the finest level.

@@ -7,7 +7,7 @@
 //! which makes texturing perspective-correct without interpolating attributes.
 
 use super::lens::Lens;
-use super::scene::{cross, dot, sub, Material, Tri, V3};
+use super::scene::{dot, Material, Tri, V3};
 use rayon::prelude::*;
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -294,9 +294,4 @@ pub(crate) fn rasterise(
                 }
             }
         });
-}
-
-/// Camera-space normal of a triangle given by three points (for tests and tilting).
-pub(crate) fn face_normal(a: V3, b: V3, c: V3) -> V3 {
-    super::scene::normalize(cross(sub(b, a), sub(c, a)))
 }

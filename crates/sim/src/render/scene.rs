@@ -2,8 +2,8 @@
 //! affine texture mapping each, grouped into spatial chunks for culling; sign boards kept
 //! apart so that each frame can tilt them.
 
-use super::ground::{GroundClass, GroundMap};
-use super::pictograms::SignShape;
+use super::ground::{point_in_ring, GroundClass, GroundMap};
+use super::pictograms::{segment_dist2, SignShape};
 use mapfix_map::{LineColor, LineStyle, Map, Mounting};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -107,7 +107,6 @@ pub(crate) struct SignBoard {
     pub class: usize,
     pub centre: V3,
     pub right: V3,
-    pub up: V3,
     pub normal: V3,
     /// Face outline (world), for the label box.
     pub outline: Vec<V3>,
@@ -244,7 +243,13 @@ impl Mesh {
         }
         if let Some(top) = top {
             for t in triangulate(&ring) {
-                self.tri(t.map(|p| [p[0], p[1], z1]), WORLD_XY, top, true, indoor);
+                self.tri(
+                    t.map(|i| [ring[i][0], ring[i][1], z1]),
+                    WORLD_XY,
+                    top,
+                    true,
+                    indoor,
+                );
             }
         }
     }
@@ -397,8 +402,8 @@ fn counter_clockwise(ring: &[[f32; 2]]) -> Vec<[f32; 2]> {
     ring
 }
 
-/// Ear-clipping triangulation of a simple counter-clockwise ring.
-fn triangulate(ring: &[[f32; 2]]) -> Vec<[[f32; 2]; 3]> {
+/// Ear-clipping triangulation of a simple counter-clockwise ring: index triples.
+fn triangulate(ring: &[[f32; 2]]) -> Vec<[usize; 3]> {
     let mut idx: Vec<usize> = (0..ring.len()).collect();
     let mut out = Vec::new();
     let cross2 = |a: [f32; 2], b: [f32; 2], c: [f32; 2]| {
@@ -426,15 +431,11 @@ fn triangulate(ring: &[[f32; 2]]) -> Vec<[[f32; 2]; 3]> {
                 })
         });
         let Some(i) = ear else { break };
-        out.push([
-            ring[idx[(i + n - 1) % n]],
-            ring[idx[i]],
-            ring[idx[(i + 1) % n]],
-        ]);
+        out.push([idx[(i + n - 1) % n], idx[i], idx[(i + 1) % n]]);
         idx.remove(i);
     }
     if idx.len() == 3 {
-        out.push([ring[idx[0]], ring[idx[1]], ring[idx[2]]]);
+        out.push([idx[0], idx[1], idx[2]]);
     }
     out
 }
@@ -499,24 +500,7 @@ impl World {
         let indoor_level = |level: i32| level < 0;
         let ground_z = ground.street_height;
 
-        // Ground tiles over the ground map's extent.
-        let tile = 16.0;
-        let (x0, y0, x1, y1) = ground.extent();
-        let mut y = y0;
-        while y < y1 {
-            let mut x = x0;
-            while x < x1 {
-                let quad = [
-                    [x, y, ground_z],
-                    [x + tile, y, ground_z],
-                    [x + tile, y + tile, ground_z],
-                    [x, y + tile, ground_z],
-                ];
-                mesh.polygon(&quad, WORLD_XY, Material::Ground, true, false);
-                x += tile;
-            }
-            y += tile;
-        }
+        ground_tiles(&mut mesh, &ground, map);
 
         for line in &map.lane_lines {
             let points: Vec<V3> = line.line.points.iter().map(v3).collect();
@@ -671,41 +655,10 @@ impl World {
         }
 
         for space in &map.underground {
-            let ring: Vec<[f32; 2]> = space
-                .outline
-                .iter()
-                .map(|p| [p.x as f32, p.y as f32])
-                .collect();
-            let floor = space
-                .outline
-                .iter()
-                .map(|p| p.z as f32)
-                .fold(f32::MAX, f32::min);
-            let ceiling = space.ceiling as f32;
-            let ring = counter_clockwise(&ring);
-            for t in triangulate(&ring) {
-                mesh.tri(
-                    t.map(|p| [p[0], p[1], floor + 0.005]),
-                    WORLD_XY,
-                    Material::Asphalt,
-                    true,
-                    true,
-                );
-                mesh.tri(
-                    [t[0], t[2], t[1]].map(|p| [p[0], p[1], ceiling]),
-                    WORLD_XY,
-                    Material::Ceiling,
-                    true,
-                    true,
-                );
-            }
-            let mut u0 = 0.0;
-            for i in 0..ring.len() {
-                let (a, b) = (ring[i], ring[(i + 1) % ring.len()]);
-                // Counter-clockwise ring: the inside is on the left of a→b.
-                mesh.wall(a, b, floor, ceiling, u0, Material::Concrete, true);
-                u0 += ((b[0] - a[0]).powi(2) + (b[1] - a[1]).powi(2)).sqrt();
-            }
+            underground_space(&mut mesh, map, space, ground_z);
+        }
+        for edge in map.road_edges.iter().filter(|e| e.level == 0) {
+            retaining_walls(&mut mesh, edge, ground_z);
         }
 
         place_trees(&mut mesh, map, &ground, &mut rng);
@@ -720,6 +673,238 @@ impl World {
             ground,
         }
     }
+}
+
+/// The ground as 16 m tiles, with a 1 m height field where a road runs in a cutting.
+fn ground_tiles(mesh: &mut Mesh, ground: &GroundMap, map: &Map) {
+    const TILE: f32 = 16.0;
+    const FINE: f32 = 1.0;
+    let (x0, y0, x1, y1) = ground.extent();
+    let z = ground.street_height;
+    // Underground outlines grown by two cells, where the ground may open into a portal.
+    let portals: Vec<Vec<[f32; 2]>> = map
+        .underground
+        .iter()
+        .map(|u| {
+            let ring: Vec<[f32; 2]> = u.outline.iter().map(|p| [p.x as f32, p.y as f32]).collect();
+            let (cx, cy) = ring
+                .iter()
+                .fold((0.0, 0.0), |c, p| (c.0 + p[0], c.1 + p[1]));
+            let centre = [cx / ring.len() as f32, cy / ring.len() as f32];
+            ring.iter()
+                .map(|p| {
+                    let d = normalize([p[0] - centre[0], p[1] - centre[1], 0.0]);
+                    [p[0] + d[0] * 2.0 * FINE, p[1] + d[1] * 2.0 * FINE]
+                })
+                .collect()
+        })
+        .collect();
+    let mut y = y0;
+    while y < y1 {
+        let mut x = x0;
+        while x < x1 {
+            let steps = (TILE / 0.5) as usize;
+            let cut = (0..steps * steps).any(|k| {
+                ground.sunken(
+                    x + (k % steps) as f32 * 0.5 + 0.25,
+                    y + (k / steps) as f32 * 0.5 + 0.25,
+                )
+            });
+            if cut {
+                let n = (TILE / FINE) as usize;
+                let at = |i: usize, j: usize| {
+                    let (px, py) = (x + i as f32 * FINE, y + j as f32 * FINE);
+                    // The deepest height around a vertex, so the cutting's sides stay outside
+                    // the road edges, behind the retaining walls.
+                    let around = [[-0.6, -0.6], [0.6, -0.6], [0.6, 0.6], [-0.6, 0.6]];
+                    let z = around
+                        .iter()
+                        .map(|d| ground.height_at(px + d[0], py + d[1]))
+                        .fold(f32::MAX, f32::min);
+                    [px, py, z]
+                };
+                for j in 0..n {
+                    for i in 0..n {
+                        let quad = [at(i, j), at(i + 1, j), at(i + 1, j + 1), at(i, j + 1)];
+                        let (lo, hi) = quad
+                            .iter()
+                            .fold((f32::MAX, f32::MIN), |r, p| (r.0.min(p[2]), r.1.max(p[2])));
+                        let centre = [x + (i as f32 + 0.5) * FINE, y + (j as f32 + 0.5) * FINE];
+                        // Where a cutting meets a tunnel portal the ground steps down into
+                        // the tunnel: leave that step open (the portal wall frames it).
+                        if hi - lo > 1.0 && portals.iter().any(|o| point_in_ring(&centre, o)) {
+                            continue;
+                        }
+                        mesh.polygon(&quad, WORLD_XY, Material::Ground, true, false);
+                    }
+                }
+            } else {
+                let quad = [
+                    [x, y, z],
+                    [x + TILE, y, z],
+                    [x + TILE, y + TILE, z],
+                    [x, y + TILE, z],
+                ];
+                mesh.polygon(&quad, WORLD_XY, Material::Ground, true, false);
+            }
+            x += TILE;
+        }
+        y += TILE;
+    }
+}
+
+/// Height of the parapet on cutting walls and tunnel portals above the street.
+const PARAPET: f32 = 0.9;
+
+/// Concrete walls along a road edge where it runs below the street.
+fn retaining_walls(mesh: &mut Mesh, edge: &mapfix_map::Polyline, street: f32) {
+    let points: Vec<V3> = edge.points.iter().map(v3).collect();
+    for w in points.windows(2) {
+        let (a, b) = (w[0], w[1]);
+        if street - a[2].min(b[2]) < 0.25 {
+            continue;
+        }
+        let along = normalize(sub(b, a));
+        let map = planar_map(a, along, [0.0, 0.0, 1.0]);
+        let top = street + PARAPET;
+        let quad = [a, b, [b[0], b[1], top], [a[0], a[1], top]];
+        mesh.polygon(&quad, map, Material::Concrete, false, false);
+    }
+}
+
+/// An underground space: floor following its outline's heights, flat ceiling with light
+/// panels, and walls, left open where a road passes through the outline (a portal, with a
+/// header wall above it up to the street) or where another space joins.
+fn underground_space(mesh: &mut Mesh, map: &Map, space: &mapfix_map::Underground, street: f32) {
+    let mut ring: Vec<V3> = space.outline.iter().map(v3).collect();
+    if ring.len() > 2 && ring.first() == ring.last() {
+        ring.pop();
+    }
+    let flat: Vec<[f32; 2]> = ring.iter().map(|p| [p[0], p[1]]).collect();
+    if signed_area(&flat) < 0.0 {
+        ring.reverse();
+    }
+    let flat: Vec<[f32; 2]> = ring.iter().map(|p| [p[0], p[1]]).collect();
+    let ceiling = space.ceiling as f32;
+    // The floor follows the underground roads: long ear-clipped triangles are split until
+    // short and draped onto the nearest lane line's height.
+    let lane_heights: Vec<V3> = map
+        .lane_lines
+        .iter()
+        .filter(|l| l.line.level == space.level)
+        .flat_map(|l| resample(&l.line.points.iter().map(v3).collect::<Vec<_>>(), 1.0))
+        .collect();
+    let drape = |p: V3| {
+        let nearest = lane_heights.iter().min_by(|a, b| {
+            let da = (a[0] - p[0]).powi(2) + (a[1] - p[1]).powi(2);
+            let db = (b[0] - p[0]).powi(2) + (b[1] - p[1]).powi(2);
+            da.total_cmp(&db)
+        });
+        let z = match nearest {
+            Some(n) if (n[0] - p[0]).powi(2) + (n[1] - p[1]).powi(2) < 144.0 => n[2],
+            _ => p[2],
+        };
+        [p[0], p[1], z - 0.01]
+    };
+    for t in triangulate(&flat) {
+        for piece in split_long([ring[t[0]], ring[t[1]], ring[t[2]]], 3.0) {
+            mesh.tri(piece.map(drape), WORLD_XY, Material::Asphalt, true, true);
+        }
+        mesh.tri(
+            [t[0], t[2], t[1]].map(|i| [ring[i][0], ring[i][1], ceiling]),
+            WORLD_XY,
+            Material::Ceiling,
+            true,
+            true,
+        );
+    }
+    let others: Vec<Vec<[f32; 2]>> = map
+        .underground
+        .iter()
+        .filter(|u| u.id != space.id)
+        .map(|u| u.outline.iter().map(|p| [p.x as f32, p.y as f32]).collect())
+        .collect();
+    let portal_lanes: Vec<Vec<[f32; 2]>> = map
+        .lane_lines
+        .iter()
+        .filter(|l| l.line.level != space.level)
+        .map(|l| {
+            l.line
+                .points
+                .iter()
+                .map(|p| [p.x as f32, p.y as f32])
+                .collect()
+        })
+        .collect();
+    let mut u0 = 0.0;
+    for i in 0..ring.len() {
+        let (a, b) = (ring[i], ring[(i + 1) % ring.len()]);
+        let len = dot(sub(b, a), sub(b, a)).sqrt();
+        // A road arriving from another level makes the whole edge a portal.
+        let (a2, b2) = ([a[0], a[1]], [b[0], b[1]]);
+        let crossed = portal_lanes.iter().any(|l| {
+            l.windows(2).any(|s| segments_cross(a2, b2, s[0], s[1]))
+                || l.iter().any(|e| segment_dist2(*e, a2, b2) < 0.25)
+        });
+        let pieces = (len / 2.0).ceil().max(1.0) as usize;
+        for k in 0..pieces {
+            let p = add(a, scale(sub(b, a), k as f32 / pieces as f32));
+            let q = add(a, scale(sub(b, a), (k + 1) as f32 / pieces as f32));
+            let mid = scale(add(p, q), 0.5);
+            let inward = normalize([-(q[1] - p[1]), q[0] - p[0], 0.0]);
+            let outside = [mid[0] - inward[0] * 0.3, mid[1] - inward[1] * 0.3];
+            if others.iter().any(|o| point_in_ring(&outside, o)) {
+                continue;
+            }
+            let piece_u = u0 + len * k as f32 / pieces as f32;
+            let along = normalize(sub(q, p));
+            let (mut u, v) = planar_map(p, along, [0.0, 0.0, 1.0]);
+            u[3] += piece_u;
+            if crossed {
+                // A portal: only the wall above the opening, seen from both sides.
+                let quad = [
+                    [p[0], p[1], ceiling],
+                    [q[0], q[1], ceiling],
+                    [q[0], q[1], street + PARAPET],
+                    [p[0], p[1], street + PARAPET],
+                ];
+                mesh.polygon(&quad, (u, v), Material::Concrete, false, false);
+            } else {
+                // Counter-clockwise ring: the inside is on the left of p→q.
+                let quad = [q, p, [p[0], p[1], ceiling], [q[0], q[1], ceiling]];
+                mesh.polygon(&quad, (u, v), Material::Concrete, true, true);
+            }
+        }
+        u0 += len;
+    }
+}
+
+/// Splits a triangle at its longest edge's midpoint until no edge exceeds `max`.
+fn split_long(t: [V3; 3], max: f32) -> Vec<[V3; 3]> {
+    let len2 = |a: V3, b: V3| dot(sub(a, b), sub(a, b));
+    let edges = [len2(t[0], t[1]), len2(t[1], t[2]), len2(t[2], t[0])];
+    let (k, longest) =
+        edges.iter().enumerate().fold(
+            (0, 0.0),
+            |best, (k, &e)| if e > best.1 { (k, e) } else { best },
+        );
+    if longest <= max * max {
+        return vec![t];
+    }
+    let (a, b, c) = (t[k], t[(k + 1) % 3], t[(k + 2) % 3]);
+    let m = scale(add(a, b), 0.5);
+    let mut out = split_long([a, m, c], max);
+    out.extend(split_long([m, b, c], max));
+    out
+}
+
+fn segments_cross(a: [f32; 2], b: [f32; 2], c: [f32; 2], d: [f32; 2]) -> bool {
+    let side = |p: [f32; 2], q: [f32; 2], r: [f32; 2]| {
+        (q[0] - p[0]) * (r[1] - p[1]) - (q[1] - p[1]) * (r[0] - p[0])
+    };
+    let (d1, d2) = (side(a, b, c), side(a, b, d));
+    let (d3, d4) = (side(c, d, a), side(c, d, b));
+    d1 * d2 < 0.0 && d3 * d4 < 0.0
 }
 
 fn underground_floor(map: &Map, level: i32) -> Option<f32> {
@@ -787,7 +972,6 @@ fn sign_board(index: usize, class: usize, sign: &mapfix_map::Sign) -> SignBoard 
         class,
         centre,
         right,
-        up,
         normal,
         outline,
         tris: mesh.tris,

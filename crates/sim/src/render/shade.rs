@@ -98,7 +98,6 @@ pub(crate) struct ShadeContext<'a> {
     pub sign_fade: &'a [f32],
     /// camera ← world, and its inverse rotation for rays and normals.
     pub view: Isometry,
-    pub camera_position: V3,
     pub sun: V3,
     pub lamps: &'a [V3],
     pub ceiling: f32,

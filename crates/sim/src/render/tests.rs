@@ -424,3 +424,41 @@ fn write_views() {
     }
     sheet.save("/tmp/sim-signs.png").unwrap();
 }
+
+#[test]
+#[ignore = "writes demo-town frames to /tmp for looking at"]
+fn write_demo_town_views() {
+    let town = mapfix_map::demo_town::build(mapfix_map::demo_town::SHIPPED_SEED);
+    let scene = Scene::build(&town.map, 1);
+    let cam = camera(Distortion {
+        k1: -0.12,
+        k2: 0.03,
+        ..Default::default()
+    });
+    let route = town.demo_route();
+    let points: Vec<Vec3> = route
+        .iter()
+        .flat_map(|&l| town.lanes[l].points.clone())
+        .collect();
+    let mut walked = 0.0;
+    let mut next = 0.0;
+    let mut k = 0;
+    for w in points.windows(2) {
+        let d = w[1] - w[0];
+        walked += d.norm();
+        if walked >= next && d.norm() > 0.01 {
+            next += 35.0;
+            let pose = Pose::new(w[0], Attitude::from_heading(d.x.atan2(d.y), 0.0, 0.0));
+            let t = std::time::Instant::now();
+            let frame = scene.render(&cam, &pose, &Conditions::preset(ConditionsPreset::Day), 1);
+            eprintln!(
+                "{k}: {:?} {:?} signs {}",
+                w[0],
+                t.elapsed(),
+                frame.signs.len()
+            );
+            frame.image.save(format!("/tmp/dt-{k:02}.png")).unwrap();
+            k += 1;
+        }
+    }
+}
