@@ -299,3 +299,99 @@ fn demo_town_is_seeded_and_rich_enough() {
         "{info}"
     );
 }
+
+fn fixture(name: &str) -> String {
+    format!("{}/fixtures/maps/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Heights (m) of the sign points in a written map, in file order.
+fn sign_heights(path: &Path) -> Vec<f64> {
+    let map: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let features = map["features"].as_array().unwrap();
+    let signs = features
+        .iter()
+        .filter(|f| f["properties"]["kind"] == "sign");
+    signs
+        .map(|f| f["geometry"]["coordinates"][2].as_f64().unwrap())
+        .collect()
+}
+
+#[test]
+fn import_of_lanelet2_and_opendrive_fixtures() {
+    let dir = tempfile::tempdir().unwrap();
+    let osm = dir.path().join("tiny.geojson");
+    let output = mapfix(&[
+        "map",
+        "import",
+        &fixture("tiny.osm"),
+        "-o",
+        osm.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let info = info_json(osm.to_str().unwrap());
+    assert_eq!(
+        (info["signs"].as_u64(), info["lane_lines"].as_u64()),
+        (Some(4), Some(3)),
+        "{info}"
+    );
+    // --sign-height moves exactly the sign whose source gives no height.
+    let higher = dir.path().join("higher.geojson");
+    let output = mapfix(&[
+        "map",
+        "import",
+        &fixture("tiny.osm"),
+        "-o",
+        higher.to_str().unwrap(),
+        "--sign-height",
+        "3.5",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let moved: Vec<f64> = sign_heights(&osm)
+        .iter()
+        .zip(sign_heights(&higher))
+        .map(|(a, b)| b - a)
+        .collect();
+    assert_eq!(
+        moved.iter().filter(|d| d.abs() > 1e-6).count(),
+        1,
+        "{moved:?}"
+    );
+    assert!(moved.iter().any(|d| (d - 1.0).abs() < 1e-6), "{moved:?}");
+
+    let xodr = dir.path().join("roads.geojson");
+    let output = mapfix(&[
+        "map",
+        "import",
+        &fixture("road-geometries.xodr"),
+        "-o",
+        xodr.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(info_json(xodr.to_str().unwrap())["signs"].as_u64().unwrap() >= 1);
+}
+
+#[test]
+fn broken_lanelet2_and_opendrive_files_fail_naming_file_and_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("o.geojson");
+    let output = mapfix(&[
+        "map",
+        "import",
+        &fixture("truncated.osm"),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert!(!output.status.success());
+    let message = stderr(&output);
+    assert!(
+        message.contains("truncated.osm") && message.contains("line "),
+        "{message}"
+    );
+    let output = mapfix(&["map", "info", &fixture("unknown-geometry.xodr")]);
+    assert!(!output.status.success());
+    let message = stderr(&output);
+    assert!(
+        message.contains("unknown-geometry.xodr") && message.contains("cubicSpline"),
+        "{message}"
+    );
+}
