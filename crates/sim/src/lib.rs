@@ -8,7 +8,10 @@
 //! `truth.csv`, `labels.jsonl`, `gnss.nmea`) and training sets.
 
 mod error;
+pub mod dataset;
+pub mod drive;
 pub mod gnss;
+pub mod labels;
 pub mod lanes;
 pub mod render;
 pub mod route;

@@ -1,0 +1,294 @@
+//! Per-frame labels (`labels.jsonl`): the signs the renderer saw, with boxes and exact
+//! projected centres, and the lane lines around the ego lane as pixel polylines.
+//!
+//! A sign is labelled only where the renderer reports some of its face visible and its map
+//! class is one of the 43 GTSRB classes; its `center` is `camera.project(vehicle,
+//! sign.position)` of the map position, so anyone holding `camera.toml` and `truth.csv`
+//! can reproduce it. Lane lines get slots by their lateral offset from the vehicle, taken
+//! where each line first runs alongside or ahead of it: the nearest on the left is
+//! `ego_left`, the next `left_left`; likewise `ego_right` and `right_right`.
+
+use crate::lanes::{horizontal_unit, left_normal, ray_segment};
+use crate::render::RenderedFrame;
+use mapfix_core::{CameraModel, Pose, Vec3};
+use mapfix_map::Map;
+use serde::{Deserialize, Serialize};
+
+/// Lane-line points are taken up to this far ahead (m).
+const LANE_RANGE: f64 = 80.0;
+/// Spacing (m) of lane-line points along the line.
+const LANE_STEP: f64 = 2.0;
+/// Stations ahead of the vehicle (m) where lines are looked for to give them a slot.
+const SLOT_STATIONS: [f64; 7] = [0.0, 4.0, 8.0, 12.0, 16.0, 20.0, 24.0];
+/// Lines farther to the side than this (m) get no slot.
+const SLOT_REACH: f64 = 12.0;
+
+/// One line of `labels.jsonl`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FrameLabels {
+    pub frame: usize,
+    pub signs: Vec<SignLabel>,
+    pub lanes: Vec<LaneLabel>,
+}
+
+/// A visible sign.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SignLabel {
+    /// The map sign's id.
+    pub id: String,
+    /// GTSRB class, 0–42.
+    pub class: u8,
+    /// `[left, top, right, bottom]` of the visible face's outline, pixels.
+    #[serde(rename = "box")]
+    pub bbox: [f64; 4],
+    /// Projection of the sign's map position, pixels.
+    pub center: [f64; 2],
+    /// Share of the face's in-image pixels not hidden, 0–1.
+    pub visible: f64,
+}
+
+/// A lane line around the ego lane.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LaneLabel {
+    /// The map lane line's id.
+    pub id: String,
+    /// `left_left`, `ego_left`, `ego_right` or `right_right`.
+    pub slot: String,
+    /// Pixels from near to far.
+    pub points: Vec<[f64; 2]>,
+}
+
+/// The labels of one rendered frame.
+pub fn frame_labels(
+    map: &Map,
+    camera: &CameraModel,
+    vehicle: &Pose,
+    frame: usize,
+    rendered: &RenderedFrame,
+) -> FrameLabels {
+    let signs = rendered
+        .signs
+        .iter()
+        .filter(|seen| seen.visible > 0.0)
+        .filter_map(|seen| {
+            let sign = &map.signs[seen.sign_index];
+            let class = sign.class.gtsrb()?;
+            let center = camera.project(vehicle, &sign.position)?;
+            Some(SignLabel {
+                id: sign.id.clone(),
+                class,
+                bbox: seen.bbox.map(|v| round(f64::from(v), 100.0)),
+                center: center.map(|v| round(v, 1000.0)),
+                visible: round(f64::from(seen.visible), 1000.0),
+            })
+        })
+        .collect();
+    FrameLabels {
+        frame,
+        signs,
+        lanes: lane_labels(map, camera, vehicle),
+    }
+}
+
+/// The slotted lane lines around the vehicle, projected.
+pub fn lane_labels(map: &Map, camera: &CameraModel, vehicle: &Pose) -> Vec<LaneLabel> {
+    let position = vehicle.position;
+    let forward = horizontal_unit(&(vehicle.rotation * Vec3::x()));
+    let left = left_normal(&forward);
+    let level = map.level_at(&(position + Vec3::new(0.0, 0.0, 0.5)));
+    // (lateral offset, index) of each line running alongside or ahead.
+    let mut offsets: Vec<(f64, usize)> = map
+        .lane_lines
+        .iter()
+        .enumerate()
+        .filter(|(_, line)| line.line.level == level)
+        .filter_map(|(i, line)| {
+            SLOT_STATIONS.iter().find_map(|&ahead| {
+                let station = position + forward * ahead;
+                line.line
+                    .points
+                    .windows(2)
+                    .filter(|w| {
+                        (w[0].z - station.z).abs() < 3.0
+                            && horizontal_unit(&(w[1] - w[0])).dot(&forward).abs() > 0.7
+                    })
+                    .filter_map(|w| {
+                        // Signed: the cast line runs both ways from the station.
+                        let (offset, _) = ray_segment(&station, &left, &w[0], &w[1])?;
+                        (offset.abs() <= SLOT_REACH).then_some(offset)
+                    })
+                    .min_by(|a, b| a.abs().total_cmp(&b.abs()))
+                    .map(|offset| (offset, i))
+            })
+        })
+        .collect();
+    offsets.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let lefts = offsets.iter().filter(|(o, _)| *o > 0.0).map(|&(_, i)| i);
+    let rights = offsets
+        .iter()
+        .rev()
+        .filter(|(o, _)| *o <= 0.0)
+        .map(|&(_, i)| i);
+    lefts
+        .zip(["ego_left", "left_left"])
+        .chain(rights.zip(["ego_right", "right_right"]))
+        .filter_map(|(i, slot)| {
+            let line = &map.lane_lines[i].line;
+            let points = project_line(&line.points, camera, vehicle, &forward);
+            (points.len() >= 2).then(|| LaneLabel {
+                id: line.id.clone(),
+                slot: slot.into(),
+                points,
+            })
+        })
+        .collect()
+}
+
+/// Pixels of the line's points (resampled every [`LANE_STEP`] m) from 1 m to
+/// [`LANE_RANGE`] ahead that land in the image, ordered from near to far.
+fn project_line(
+    points: &[Vec3],
+    camera: &CameraModel,
+    vehicle: &Pose,
+    forward: &Vec3,
+) -> Vec<[f64; 2]> {
+    let resampled = points.windows(2).flat_map(|w| {
+        let steps = ((w[1] - w[0]).norm() / LANE_STEP).ceil().max(1.0) as usize;
+        (0..steps).map(move |k| w[0].lerp(&w[1], k as f64 / steps as f64))
+    });
+    let mut samples: Vec<(f64, [f64; 2])> = resampled
+        .chain(points.last().copied())
+        .filter_map(|p| {
+            let ahead = (p - vehicle.position).dot(forward);
+            let pixel = camera
+                .project(vehicle, &p)
+                .filter(|px| camera.contains(*px))?;
+            (1.0..=LANE_RANGE)
+                .contains(&ahead)
+                .then(|| (ahead, pixel.map(|v| round(v, 100.0))))
+        })
+        .collect();
+    samples.sort_by(|a, b| a.0.total_cmp(&b.0));
+    samples.dedup_by(|a, b| a.1 == b.1);
+    samples.into_iter().map(|(_, px)| px).collect()
+}
+
+fn round(value: f64, scale: f64) -> f64 {
+    (value * scale).round() / scale
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::drive::dashcam;
+    use crate::lanes::tests::crossroads;
+    use crate::render::{Conditions, ConditionsPreset, Scene};
+    use mapfix_core::Attitude;
+    use mapfix_map::{Building, Mounting, Sign, SignClass};
+    use std::f64::consts::PI;
+
+    pub(crate) fn sign(id: &str, class: u8, east: f64, north: f64, facing: f64) -> Sign {
+        Sign {
+            id: id.into(),
+            level: 0,
+            class: SignClass::Gtsrb(class),
+            position: Vec3::new(east, north, 2.5),
+            width: 0.75,
+            height: 0.75,
+            facing,
+            mounting: Mounting::Pole,
+        }
+    }
+
+    /// The crossroads with signs along the eastbound lane west of the junction (facing west,
+    /// towards eastbound traffic): one across the road in plain view, one behind a building
+    /// and one half behind its corner, seen from (−190, −1.75).
+    pub(crate) fn signed_crossroads() -> Map {
+        let mut map = crossroads();
+        let west = 1.5 * PI;
+        map.signs.push(sign("open", 14, -120.0, 5.5, west));
+        map.signs.push(sign("hidden", 2, -140.0, -9.0, west));
+        map.signs.push(sign("half", 13, -140.0, -4.584, west));
+        map.signs.push(sign("other", 0, -100.0, -5.5, west));
+        map.signs.last_mut().unwrap().class = SignClass::Other("de1020-30".into());
+        // Its north-west corner is on the sight line from the camera to "half".
+        map.buildings.push(Building {
+            id: "block".into(),
+            footprint: vec![
+                Vec3::new(-165.0, -30.0, 0.0),
+                Vec3::new(-150.0, -30.0, 0.0),
+                Vec3::new(-150.0, -4.0, 0.0),
+                Vec3::new(-165.0, -4.0, 0.0),
+            ],
+            height: 12.0,
+        });
+        map
+    }
+
+    #[test]
+    fn visible_signs_are_labelled_at_their_projection_and_hidden_ones_not() {
+        let map = signed_crossroads();
+        let scene = Scene::build(&map, 1);
+        let camera = dashcam(640, 360, 30.0);
+        let vehicle = Pose::new(Vec3::new(-190.0, -1.75, 0.0), Attitude::default());
+        let frame = scene.render(
+            &camera,
+            &vehicle,
+            &Conditions::preset(ConditionsPreset::Day),
+            3,
+        );
+        let labels = frame_labels(&map, &camera, &vehicle, 0, &frame);
+        let by_id = |id: &str| labels.signs.iter().find(|s| s.id == id);
+        let open = by_id("open").expect("the sign in plain view is labelled");
+        assert_eq!(open.class, 14);
+        assert!(open.visible > 0.95, "{open:?}");
+        let expected = camera.project(&vehicle, &map.signs[0].position).unwrap();
+        assert!(
+            (open.center[0] - expected[0]).abs() < 1e-3
+                && (open.center[1] - expected[1]).abs() < 1e-3
+        );
+        assert!(open.bbox[0] <= open.center[0] && open.center[0] <= open.bbox[2]);
+        assert!(open.bbox[1] <= open.center[1] && open.center[1] <= open.bbox[3]);
+        assert!(
+            by_id("hidden").is_none(),
+            "a sign behind a building gets no label"
+        );
+        let half = by_id("half").expect("a half-hidden sign is labelled");
+        assert!(
+            (0.1..0.9).contains(&half.visible) && half.visible < open.visible,
+            "{half:?}"
+        );
+        assert!(
+            by_id("other").is_none(),
+            "signs outside the 43 classes are not labelled"
+        );
+    }
+
+    #[test]
+    fn lane_lines_get_slots_around_the_ego_lane() {
+        let map = crossroads();
+        let camera = dashcam(640, 360, 30.0);
+        // Eastbound in the south lane of the west arm: the dashed centre line is on the
+        // left, the southern edge line on the right, the northern edge line beyond.
+        let vehicle = Pose::new(Vec3::new(-100.0, -1.75, 0.0), Attitude::default());
+        let lanes = lane_labels(&map, &camera, &vehicle);
+        let slot = |name: &str| lanes.iter().find(|l| l.slot == name).map(|l| l.id.as_str());
+        assert_eq!(slot("ego_left"), Some("west-c"));
+        assert_eq!(slot("left_left"), Some("west-n"));
+        assert_eq!(slot("ego_right"), Some("west-s"));
+        assert_eq!(slot("right_right"), None);
+        for lane in &lanes {
+            assert!(lane.points.len() > 10);
+            assert!(lane.points.iter().all(|p| camera.contains(*p)));
+            // Near to far: from the bottom of the image up towards the horizon.
+            assert!(
+                lane.points.windows(2).all(|w| w[1][1] <= w[0][1] + 1e-9),
+                "{:?}",
+                lane.points
+            );
+        }
+        let ego_left = &lanes.iter().find(|l| l.slot == "ego_left").unwrap().points;
+        let ego_right = &lanes.iter().find(|l| l.slot == "ego_right").unwrap().points;
+        assert!(ego_left[0][0] < 320.0 && ego_right[0][0] > 320.0);
+    }
+}
