@@ -11,16 +11,17 @@ use crate::degeneracy::Degeneracy;
 use crate::fix::{Fix, ResidualStats, SolveOptions};
 use crate::pose::{CameraPose, Observations};
 use crate::refine::{
-    add_outer_upper, position_basis, symmetrize, to_centre_coordinates, upright_basis,
-    visit_residuals, Freedom,
+    add_outer_upper, point_residual_squared, position_basis, symmetrize, to_centre_coordinates,
+    upright_basis, visit_residuals, Freedom,
 };
+use mapfix_core::Vec3;
 use nalgebra::{Matrix6, SMatrix, Vector6};
 
 /// Weight (in degrees of freedom) of the a-priori noise in the covariance scale.
 const PRIOR_DEGREES_OF_FREEDOM: f64 = 2.0;
-/// The free parameters, normalised to unit information, must keep at least this much
-/// information in their weakest combination.
-const MIN_NORMALISED_INFORMATION: f64 = 1e-9;
+/// The weakest combination of free parameters, in angle-like units (positions divided
+/// by the landmark distance), must carry at least this share of the total information.
+const MIN_RELATIVE_INFORMATION: f64 = 1e-10;
 
 /// Inlier statistics and information at a pose.
 #[derive(Debug, Clone, Copy)]
@@ -32,6 +33,9 @@ pub struct FitSummary {
     pub residual_count: usize,
     /// Inlier point landmarks.
     pub inlier_points: usize,
+    /// Mean distance (m) from the camera to the inlier landmarks (or, without any, to the
+    /// lane vertices): the scale that makes a position error comparable to an angle.
+    pub distance: f64,
     pub stats: ResidualStats,
 }
 
@@ -43,6 +47,7 @@ pub fn summarize(observations: &Observations<'_>, pose: &CameraPose, threshold: 
         sum_squared: 0.0,
         residual_count: 0,
         inlier_points: 0,
+        distance: 0.0,
         stats: ResidualStats::default(),
     };
     let threshold_squared = threshold * threshold;
@@ -64,31 +69,68 @@ pub fn summarize(observations: &Observations<'_>, pose: &CameraPose, threshold: 
     });
     symmetrize(&mut summary.information);
     summary.information = to_centre_coordinates(&summary.information, &Vector6::zeros(), pose).0;
+    summary.distance = characteristic_distance(observations, pose, threshold);
     if summary.stats.count > 0 {
         summary.stats.rms = (summary.sum_squared / summary.stats.count as f64).sqrt();
     }
     summary
 }
 
-/// `S·(SᵀHS)⁻¹·Sᵀ`, or why it does not exist.
+fn characteristic_distance(
+    observations: &Observations<'_>,
+    pose: &CameraPose,
+    threshold: f64,
+) -> f64 {
+    let threshold_squared = threshold * threshold;
+    let inliers = observations
+        .bearings
+        .iter()
+        .zip(observations.points)
+        .filter(|(b, x)| point_residual_squared(pose, b, x).is_some_and(|s| s <= threshold_squared))
+        .map(|(_, x)| x);
+    let lane_vertices = observations
+        .lanes
+        .iter()
+        .flat_map(|lane| lane.polyline.iter());
+    let mean = |points: &mut dyn Iterator<Item = &Vec3>| {
+        let (sum, count) = points.fold((0.0, 0usize), |(sum, count), x| {
+            (sum + (x - pose.centre).norm(), count + 1)
+        });
+        (count > 0).then(|| sum / count as f64)
+    };
+    mean(&mut { inliers })
+        .or_else(|| mean(&mut { lane_vertices }))
+        .unwrap_or(1.0)
+}
+
+/// `S·(SᵀHS)⁻¹·Sᵀ`, or why it does not exist. Observability is judged with positions
+/// divided by `distance`, so rotations and positions weigh alike.
 fn invert_in_basis<const D: usize>(
     information: &Matrix6<f64>,
     basis: &SMatrix<f64, 6, D>,
+    distance: f64,
 ) -> Result<Matrix6<f64>, Degeneracy> {
+    // A column that moves the centre only is a position; scale it to an angle.
+    let scale = SMatrix::<f64, D, 1>::from_fn(|i, _| {
+        if basis.fixed_view::<3, 1>(0, i).norm() > 0.0 {
+            1.0
+        } else {
+            distance
+        }
+    });
     let reduced = basis.transpose() * information * basis;
-    let scale = reduced
-        .diagonal()
-        .map(|d| if d > 0.0 { 1.0 / d.sqrt() } else { 0.0 });
     let normalised = SMatrix::<f64, D, D>::from_fn(|i, j| reduced[(i, j)] * scale[i] * scale[j]);
-    let observed = scale.iter().all(|s| *s > 0.0 && s.is_finite())
-        && (normalised - SMatrix::<f64, D, D>::identity() * MIN_NORMALISED_INFORMATION)
+    let floor = MIN_RELATIVE_INFORMATION * normalised.trace();
+    let observed = floor > 0.0
+        && floor.is_finite()
+        && (normalised - SMatrix::<f64, D, D>::identity() * floor)
             .cholesky()
             .is_some();
     if !observed {
         // Off the hot path: find how weak the weakest direction is, for the report.
         let dynamic = nalgebra::DMatrix::from_column_slice(D, D, normalised.as_slice());
-        let min_eigenvalue = if dynamic.iter().all(|x| x.is_finite()) {
-            dynamic.symmetric_eigenvalues().min()
+        let min_eigenvalue = if dynamic.iter().all(|x| x.is_finite()) && floor > 0.0 {
+            dynamic.symmetric_eigenvalues().min() / normalised.trace()
         } else {
             f64::NAN
         };
@@ -103,14 +145,15 @@ fn invert_in_basis<const D: usize>(
 
 /// The unscaled covariance `(JᵀJ)⁻¹` over the free parameters, embedded in `[δθ, δc]`.
 pub fn unscaled_covariance(
-    information: &Matrix6<f64>,
+    summary: &FitSummary,
     freedom: Freedom,
     pose: &CameraPose,
 ) -> Result<Matrix6<f64>, Degeneracy> {
+    let (information, distance) = (&summary.information, summary.distance);
     match freedom {
-        Freedom::Full => invert_in_basis(information, &Matrix6::identity()),
-        Freedom::PositionOnly => invert_in_basis(information, &position_basis()),
-        Freedom::Upright => invert_in_basis(information, &upright_basis(pose)),
+        Freedom::Full => invert_in_basis(information, &Matrix6::identity(), distance),
+        Freedom::PositionOnly => invert_in_basis(information, &position_basis(), distance),
+        Freedom::Upright => invert_in_basis(information, &upright_basis(pose), distance),
     }
 }
 
@@ -131,7 +174,7 @@ pub(crate) fn finish(
     iterations: usize,
 ) -> Result<Fix, Degeneracy> {
     let summary = summarize(observations, pose, options.inlier_threshold);
-    let unscaled = unscaled_covariance(&summary.information, freedom, pose)?;
+    let unscaled = unscaled_covariance(&summary, freedom, pose)?;
     let variance = residual_variance(&summary, freedom, options.noise_sigma);
     Ok(Fix {
         pose: *pose,

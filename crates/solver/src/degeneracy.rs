@@ -15,7 +15,7 @@ pub enum Degeneracy {
     #[error("{solutions} poses explain the landmarks equally well")]
     Ambiguous { solutions: usize },
     #[error(
-        "a direction of the pose is unobservable (normalised information {min_eigenvalue:.1e})"
+        "a direction of the pose is unobservable (its share of the information: {min_eigenvalue:.1e})"
     )]
     Unobservable { min_eigenvalue: f64 },
 }

@@ -4,7 +4,7 @@
 //! A 1280×720 camera looks ahead from a car (small random pitch and roll, any heading) at
 //! landmarks placed uniformly over the image at 5–80 m depth — the geometry signs and
 //! poles have from a dashcam. Pixel noise is Gaussian; outliers (wrong associations) get a
-//! uniformly random pixel. This module makes test data; the solvers themselves never see
+//! uniformly random pixel at least [`MIN_OUTLIER_OFFSET_PX`] from the true one. This module makes test data; the solvers themselves never see
 //! pixels.
 
 use crate::pose::{CameraPose, Observations};
@@ -14,6 +14,9 @@ use rand_distr::{Distribution, Normal};
 
 /// Nearest and farthest landmark depth (metres along the optical axis).
 pub const DEPTH_RANGE: (f64, f64) = (5.0, 80.0);
+
+/// An outlier's pixel is at least this far from the landmark's true projection.
+pub const MIN_OUTLIER_OFFSET_PX: f64 = 20.0;
 
 /// A pose is a success when its rotation is within this of the truth (1°)…
 pub const SUCCESS_ROTATION: f64 = std::f64::consts::PI / 180.0;
@@ -121,6 +124,7 @@ pub fn dashcam_problem(rng: &mut impl Rng, spec: &ProblemSpec) -> SyntheticProbl
         ]
     };
     let n = spec.landmarks;
+    let mut true_pixels = Vec::with_capacity(n);
     let mut pixels = Vec::with_capacity(n);
     let mut points = Vec::with_capacity(n);
     let to_world = truth.rotation.inverse();
@@ -132,6 +136,7 @@ pub fn dashcam_problem(rng: &mut impl Rng, spec: &ProblemSpec) -> SyntheticProbl
         let depth = rng.random_range(DEPTH_RANGE.0..DEPTH_RANGE.1);
         points.push(to_world * (ray * (depth / ray.z)) + truth.centre);
         pixels.push([pixel[0] + noise.sample(rng), pixel[1] + noise.sample(rng)]);
+        true_pixels.push(pixel);
     }
     let outlier_count = ((n as f64 * spec.outlier_ratio.clamp(0.0, 1.0)).round() as usize).min(n);
     let mut outliers = vec![false; n];
@@ -139,8 +144,16 @@ pub fn dashcam_problem(rng: &mut impl Rng, spec: &ProblemSpec) -> SyntheticProbl
     for i in 0..outlier_count {
         let pick = rng.random_range(i..n);
         order.swap(i, pick);
-        outliers[order[i]] = true;
-        pixels[order[i]] = random_pixel(rng);
+        let index = order[i];
+        outliers[index] = true;
+        // A wrong association lands elsewhere in the image, not on the landmark itself.
+        pixels[index] = loop {
+            let candidate = random_pixel(rng);
+            let [u, v] = true_pixels[index];
+            if (candidate[0] - u).hypot(candidate[1] - v) > MIN_OUTLIER_OFFSET_PX {
+                break candidate;
+            }
+        };
     }
     let bearings = pixels
         .iter()

@@ -105,8 +105,13 @@ impl Upright {
         let second = farthest_from(first);
         let mut best: Option<(f64, CameraPose)> = None;
         let mut candidates = 0;
-        for (i, j) in [(first, 0), (first, second)] {
-            if i == j {
+        let pairs = [(first, 0), (first, second)];
+        for (index, &(i, j)) in pairs.iter().enumerate() {
+            if i == j
+                || pairs[..index]
+                    .iter()
+                    .any(|&(a, b)| (a, b) == (i, j) || (b, a) == (i, j))
+            {
                 continue;
             }
             for pose in &self.minimal(&[bearings[i], bearings[j]], &[points[i], points[j]]) {
