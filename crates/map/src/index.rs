@@ -604,4 +604,52 @@ mod tests {
             .collect();
         assert_eq!(ids, ["other-level", "visible", "beside", "behind"]);
     }
+
+    /// The signs a plain scan of the whole map finds visible, without the index.
+    fn signs_seen_by_scan(
+        map: &Map,
+        vehicle: &Pose,
+        camera: &CameraModel,
+        range: f64,
+    ) -> Vec<usize> {
+        let eye = camera.world_from_camera(vehicle).position;
+        let level = map.level_at(&eye);
+        (0..map.signs.len())
+            .filter(|&i| {
+                let sign = &map.signs[i];
+                let to_camera = eye - sign.position;
+                sign.level == level
+                    && to_camera.norm() <= range
+                    && sign.normal().dot(&to_camera) > 0.0
+                    && camera
+                        .project(vehicle, &sign.position)
+                        .is_some_and(|pixel| camera.contains(pixel))
+            })
+            .collect()
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        /// The index finds exactly what a scan of every sign of the demo town finds, on the
+        /// street and in the underground car park.
+        #[test]
+        fn index_agrees_with_a_full_scan_on_the_demo_town(
+            fx in 0.0f64..1.0, fy in 0.0f64..1.0, heading in 0.0f64..6.3, underground: bool,
+        ) {
+            let map = crate::demo_town::generate(crate::demo_town::SHIPPED_SEED);
+            let index = MapIndex::new(&map);
+            let (lo, hi) = map.bounds().unwrap();
+            let position = match map.underground.iter().find(|u| u.level < 0).filter(|_| underground) {
+                Some(space) => {
+                    let (a, b) = (space.outline[0], space.outline[space.outline.len() / 2]);
+                    Vec3::new(a.x + fx * (b.x - a.x), a.y + fy * (b.y - a.y), a.z)
+                }
+                None => Vec3::new(lo.x + fx * (hi.x - lo.x), lo.y + fy * (hi.y - lo.y), 0.0),
+            };
+            let vehicle = Pose::new(position, Attitude::from_heading(heading, 0.0, 0.0));
+            let mut found: Vec<usize> = index.visible_from(&vehicle, &camera(), 80.0).signs.iter().map(|s| s.sign).collect();
+            found.sort_unstable();
+            proptest::prop_assert_eq!(found, signs_seen_by_scan(&map, &vehicle, &camera(), 80.0));
+        }
+    }
 }
