@@ -16,8 +16,8 @@
 //!   connecting roads inside junctions;
 //! - `signals` and `objects`: see [`signals`] for placement and facing; German codes
 //!   (country `DE`, `DEU`, `OpenDRIVE` or none) map to GTSRB classes, other codes are kept
-//!   as [`SignClass::Other`] and counted; traffic lights and crosswalk markings are counted
-//!   in the notes, StVO 294 becomes a stop line, `pole`/`streetLamp` objects become poles;
+//!   as [`SignClass::Other`] and counted; traffic lights and road markings given as
+//!   signals (flat on the road) are counted in the notes, StVO 294 becomes a stop line, `pole`/`streetLamp` objects become poles;
 //!   `signalReference`s are ignored (they repeat a signal for another road);
 //! - `header/geoReference` (`+proj=tmerc`/`+proj=utm`, see [`projection`]) and
 //!   `header/offset` place the file's frame on WGS84: the map's origin is the file's (0, 0),
@@ -37,7 +37,7 @@ use mapfix_core::{Geodetic, LocalFrame, Vec3};
 use projection::TransverseMercator;
 use roxmltree::{Document, Node};
 use signals::{FurnitureReader, RoadFurniture, RoadPlacement};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
 /// Imports an OpenDRIVE document; `path` names the file in errors and provenance.
@@ -100,6 +100,7 @@ pub fn import(
     for road in root.children().filter(|n| n.has_tag_name("road")) {
         read_road(&context, road, options, &placement, &mut map, &mut tally)?;
     }
+    make_ids_unique(&mut map, &mut tally);
     for sign in &map.signs {
         if let SignClass::Other(code) = &sign.class {
             report.count_other(code);
@@ -112,6 +113,34 @@ pub fn import(
             .map(|(what, count)| format!("{count}× {what}")),
     );
     Ok((map, report))
+}
+
+/// Makes every feature id unique: files reuse signal and object ids, even within a road.
+fn make_ids_unique(map: &mut Map, tally: &mut Tally) {
+    let mut seen = HashSet::new();
+    let ids = map
+        .signs
+        .iter_mut()
+        .map(|s| &mut s.id)
+        .chain(map.lane_lines.iter_mut().map(|l| &mut l.line.id))
+        .chain(
+            map.stop_lines
+                .iter_mut()
+                .chain(map.road_edges.iter_mut())
+                .map(|l| &mut l.id),
+        )
+        .chain(map.poles.iter_mut().map(|p| &mut p.id));
+    for id in ids {
+        if !seen.insert(id.clone()) {
+            let free = (2..)
+                .map(|n| format!("{id}#{n}"))
+                .find(|c| !seen.contains(c))
+                .unwrap();
+            *id = free;
+            seen.insert(id.clone());
+            tally.add("features whose id the file used before: suffixed #2, #3 …".into());
+        }
+    }
 }
 
 /// Counts of things skipped or assumed, reported once each with their number.

@@ -21,6 +21,8 @@ use std::f64::consts::PI;
 const DEFAULT_SIGN_SIZE: f64 = 0.6;
 /// Bottom of the face (m above the road) from which a sign counts as overhead.
 const OVERHEAD_CLEARANCE: f64 = 4.5;
+/// Signals flat on the road (no higher than this, m) are painted markings, not signs.
+const MARKING_THICKNESS: f64 = 0.1;
 /// Length (m) of a stop line whose signal gives no width: one lane.
 const DEFAULT_STOP_LINE_LENGTH: f64 = 3.5;
 
@@ -176,9 +178,11 @@ impl FurnitureReader<'_> {
                 level: 0,
                 points,
             });
-        } else if german && kind == "1000003" {
+        } else if item.z_offset.unwrap_or(0.0).abs() < 0.05
+            && item.face.height.is_some_and(|h| h < MARKING_THICKNESS)
+        {
             self.tally
-                .add("crosswalk markings (signal 1000003): skipped".into());
+                .add("road markings given as signals (crosswalks, arrows …): skipped".into());
         } else {
             let class = if kind.is_empty() || kind == "-1" {
                 SignClass::Other(if country.is_empty() {
@@ -216,12 +220,16 @@ impl FurnitureReader<'_> {
             });
         } else if let Some(speed) = name
             .strip_prefix("Speed_")
-            .filter(|v| v.parse::<u32>().is_ok())
+            .and_then(|v| v.parse::<f64>().ok())
         {
             // CARLA names its speed-limit sign objects `Speed_<km/h>` and gives them no code.
             self.tally
                 .add("CARLA `Speed_N` objects read as speed-limit signs (StVO 274)".into());
-            self.push_sign(item, SignClass::from_german_code("274", Some(speed), None));
+            let class = match SignClass::from_german_code("274", None, Some(speed)) {
+                SignClass::Other(_) => SignClass::Other(format!("de274 {speed} km/h")),
+                class => class,
+            };
+            self.push_sign(item, class);
         } else {
             self.tally.add(format!(
                 "objects of type '{kind}' (not a sign or pole): skipped"

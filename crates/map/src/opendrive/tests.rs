@@ -355,3 +355,33 @@ fn border_records_place_a_lane_without_width() {
     assert_eq!(offsets, vec![3.0, 7.0]);
     assert_eq!(map.road_edges[0].points[0].y, 7.0);
 }
+
+#[test]
+fn repeated_ids_are_made_unique_and_flat_signals_are_markings() {
+    let text = r#"<OpenDRIVE><road id="1" length="50" junction="-1"><planView>
+        <geometry s="0" x="0" y="0" hdg="0" length="50"><line/></geometry></planView>
+        <signals>
+        <signal id="5" s="10" t="-4" zOffset="2" height="0.6" width="0.6" country="DE" type="205" orientation="+"/>
+        <signal id="5" s="20" t="-4" zOffset="2" height="0.6" width="0.6" country="DE" type="206" orientation="+"/>
+        <signal id="6" s="30" t="-2" zOffset="0" height="0.02" width="0.8" country="OpenDRIVE" type="-1" orientation="+"/>
+        </signals></road></OpenDRIVE>"#;
+    let (map, report) = import(text, Path::new("ids.xodr"), &ImportOptions::default()).unwrap();
+    let ids: Vec<&str> = map.signs.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(ids, vec!["road1/signal5", "road1/signal5#2"]);
+    assert!(
+        report
+            .notes
+            .iter()
+            .any(|n| n.starts_with("1× features whose id")),
+        "{:?}",
+        report.notes
+    );
+    assert!(
+        report
+            .notes
+            .iter()
+            .any(|n| n.starts_with("1× road markings")),
+        "{:?}",
+        report.notes
+    );
+}
