@@ -29,6 +29,8 @@ enum Command {
     /// Measure the hot paths on synthetic data.
     #[command(subcommand)]
     Bench(cmd::bench::BenchCommand),
+    /// Render synthetic drives (video, labels, truth, GNSS) and training sets from a map.
+    Simulate(cmd::simulate::SimulateArgs),
 }
 
 fn main() -> ExitCode {
@@ -38,6 +40,7 @@ fn main() -> ExitCode {
         Command::Eval(args) => cmd::eval::run(args),
         Command::Solve(args) => cmd::solve::run(args),
         Command::Bench(command) => cmd::bench::run(command),
+        Command::Simulate(args) => cmd::simulate::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

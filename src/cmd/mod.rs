@@ -4,3 +4,4 @@ pub mod eval;
 pub mod map;
 pub mod bench;
 pub mod solve;
+pub mod simulate;

@@ -1030,20 +1030,39 @@ fn line_pieces(road: &Road, k: usize) -> Vec<(f64, f64, LineStyle, LineColor)> {
     if edge && !section.edge_lines {
         return Vec::new();
     }
+    let length = road.length();
     let centre = section.backward > 0 && k == section.backward;
-    // Overtaking is banned near the ring's bends: the centre line turns solid.
-    let near_curve = |s: f64| {
-        road.curves
-            .iter()
-            .any(|c| s > c.start - 25.0 && s < c.end + 25.0)
+    let junction_at = |node: usize| !NODES[node].joint;
+    // Where a dashed line turns solid: the centre line near the ring's bends (no
+    // overtaking) and in the last 15 m before a junction; lane dividers in the last 30 m
+    // of an approach, once drivers have chosen their lane by the arrows.
+    let mut solid: Vec<(f64, f64)> = Vec::new();
+    if centre {
+        if road.kind == Kind::Ring {
+            solid.extend(road.curves.iter().map(|c| (c.start - 25.0, c.end + 25.0)));
+        }
+        if junction_at(road.from) {
+            solid.push((0.0, 15.0));
+        }
+        if junction_at(road.to) {
+            solid.push((length - 15.0, length));
+        }
+    } else if k > section.backward && junction_at(road.to) {
+        solid.push((length - 30.0, length));
+    } else if k < section.backward && junction_at(road.from) {
+        solid.push((0.0, 30.0));
+    }
+    let default = if centre {
+        section.centre
+    } else {
+        LineStyle::Dashed
     };
     let paint = |s: f64| {
-        let style = if edge || (centre && road.kind == Kind::Ring && near_curve(s)) {
+        let in_solid = solid.iter().any(|&(a, b)| s > a && s < b);
+        let style = if edge || (default == LineStyle::Dashed && in_solid) {
             LineStyle::Solid
-        } else if centre {
-            section.centre
         } else {
-            LineStyle::Dashed
+            default
         };
         let colour = match road.yellow {
             Some((a, b)) if s > a && s < b => LineColor::Yellow,
@@ -1051,14 +1070,9 @@ fn line_pieces(road: &Road, k: usize) -> Vec<(f64, f64, LineStyle, LineColor)> {
         };
         (style, colour)
     };
-    let length = road.length();
     let mut breaks = vec![0.0, length];
     breaks.extend(road.yellow.iter().flat_map(|&(a, b)| [a, b]));
-    breaks.extend(
-        road.curves
-            .iter()
-            .flat_map(|c| [c.start - 25.0, c.end + 25.0]),
-    );
+    breaks.extend(solid.iter().flat_map(|&(a, b)| [a, b]));
     breaks.retain(|s| (0.0..=length).contains(s));
     breaks.sort_by(f64::total_cmp);
     breaks.dedup_by(|a, b| (*a - *b).abs() < 0.5);
