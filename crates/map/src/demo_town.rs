@@ -149,7 +149,7 @@ impl DemoTown {
 
     /// The demo drive: east along the avenue in its left lane, left onto the ring, right
     /// into the access road, down the ramp and through the tunnel, once round the car park.
-    /// About 400 m on the street before the tunnel portal.
+    /// About 440 m on the street before the tunnel portal, 930 m in all.
     pub fn demo_route(&self) -> Vec<usize> {
         let start = self
             .lane("avenue-2/f1")
