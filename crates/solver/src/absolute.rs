@@ -13,7 +13,7 @@ use mapfix_core::Vec3;
 /// Fewest landmarks for an unambiguous 6-DoF pose (three admit up to four poses).
 pub const MIN_LANDMARKS: usize = 4;
 /// Least-squares iterations of each local optimisation inside RANSAC.
-const LOCAL_ITERATIONS: usize = 2;
+const LOCAL_ITERATIONS: usize = 1;
 
 /// Robust 6-DoF solver.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -33,7 +33,7 @@ impl AbsoluteWorkspace {
     }
 }
 
-/// Point correspondences as a RANSAC problem; residuals are `2·(1 − cos θ) ≈ θ²`.
+/// Point correspondences as a RANSAC problem.
 struct PointProblem<'a> {
     bearings: &'a [Vec3],
     points: &'a [Vec3],
@@ -60,10 +60,17 @@ impl Problem for PointProblem<'_> {
         *models = p3p(&bearings, &points);
     }
 
+    /// sin² of the angle to the bearing (≈ θ²), without a square root; points behind the
+    /// camera get 1.
     #[inline]
     fn residual_squared(&self, model: &CameraPose, index: usize) -> f64 {
         let p = model.to_camera(&self.points[index]);
-        2.0 * (1.0 - self.bearings[index].dot(&p) / p.norm())
+        let along = self.bearings[index].dot(&p);
+        if along > 0.0 {
+            1.0 - along * along / p.norm_squared()
+        } else {
+            1.0
+        }
     }
 
     fn refine(&self, model: &CameraPose, inliers: &[bool]) -> Option<CameraPose> {

@@ -110,9 +110,15 @@ pub fn check_not_collinear(points: &[Vec3]) -> Result<(), Degeneracy> {
             d * d.transpose()
         })
         .sum();
-    let mut spreads = scatter.symmetric_eigenvalues();
-    spreads.as_mut_slice().sort_by(|a, b| b.total_cmp(a));
-    if spreads[0] > 0.0 && spreads[1] > COLLINEAR_RATIO * spreads[0] {
+    // For spreads λ1 ≥ λ2 ≥ λ3, the principal 2×2 minors sum to λ1λ2 + λ1λ3 + λ2λ3 and the
+    // trace is their sum: the ratio is about λ2/λ1, zero exactly when the points are on
+    // a line — without an eigen-decomposition.
+    let trace = scatter.trace();
+    let minors = scatter.m11 * scatter.m22 - scatter.m12 * scatter.m21 + scatter.m11 * scatter.m33
+        - scatter.m13 * scatter.m31
+        + scatter.m22 * scatter.m33
+        - scatter.m23 * scatter.m32;
+    if trace > 0.0 && minors > COLLINEAR_RATIO * trace * trace {
         Ok(())
     } else {
         Err(Degeneracy::CollinearPoints)

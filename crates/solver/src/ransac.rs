@@ -28,6 +28,9 @@ pub trait Problem {
     fn refine(&self, model: &CameraPose, inliers: &[bool]) -> Option<CameraPose>;
 }
 
+/// Local optimisations per new best model (each refines, then rescores).
+const LO_PASSES: usize = 1;
+
 /// Stopping and scoring settings.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RansacOptions {
@@ -154,7 +157,7 @@ pub fn ransac<P: Problem>(
             };
             let mut model = *model;
             // Local optimisation: refine on the inliers while that improves the score.
-            for _ in 0..2 {
+            for _ in 0..LO_PASSES {
                 let Some(refined) = problem.refine(&model, &workspace.candidate_inliers) else {
                     break;
                 };

@@ -397,7 +397,7 @@ pub fn refine(
             let decrease = equations.cost - candidate_cost;
             pose = candidate;
             // Below this the remaining change is far under any noise level.
-            converged = negligible || decrease <= 1e-9 * equations.cost;
+            converged = negligible || decrease <= 1e-7 * equations.cost;
             equations = normal_equations(observations, mask, &pose, options.loss);
             damping = (damping * 0.1).max(1e-12);
         } else {
