@@ -259,12 +259,14 @@ fn explicit_id(feature: &Feature) -> Option<String> {
         .as_ref()
         .and_then(|p| p.get("id"))
         .and_then(id_text);
-    from_properties.or_else(|| {
+    let id = from_properties.or_else(|| {
         feature.id.as_ref().map(|id| match id {
             geojson::feature::Id::String(s) => s.clone(),
             geojson::feature::Id::Number(n) => n.to_string(),
         })
-    })
+    });
+    // An empty id names nothing: such a feature gets a generated one.
+    id.filter(|id| !id.is_empty())
 }
 
 /// Gives features without an id the stable name `kind-N`, never one the file uses.
@@ -851,15 +853,17 @@ mod tests {
         let text = collection(
             r#"{"type":"Feature","geometry":{"type":"Point","coordinates":[8.4,49.0,112]},"properties":{"kind":"sign","class":13,"facing_deg":90}},
                {"type":"Feature","geometry":{"type":"Point","coordinates":[8.4,49.0,112]},"properties":{"kind":"sign","id":"sign-2","class":"other","code":"de1020","facing_deg":90}},
+               {"type":"Feature","geometry":{"type":"Point","coordinates":[8.4,49.0]},"properties":{"kind":"pole","id":"","height_m":3}},
                {"type":"Feature","id":"p7","geometry":{"type":"Point","coordinates":[8.4,49.0]},"properties":{"kind":"pole","height_m":3}},
                {"type":"Feature","geometry":{"type":"Point","coordinates":[8.4,49.0,112]},"properties":{"kind":"sign","class":1,"facing_deg":90,"colour":"blue"}}"#,
         );
         let map = from_str(&text, &path()).unwrap();
         let ids: Vec<&str> = map.signs.iter().map(|s| s.id.as_str()).collect();
         assert_eq!(ids, ["sign-1", "sign-2", "sign-3"]);
-        assert_eq!(map.poles[0].id, "p7");
+        let pole_ids: Vec<&str> = map.poles.iter().map(|p| p.id.as_str()).collect();
+        assert_eq!(pole_ids, ["pole-1", "p7"]);
         // A 2-D position sits at the origin's height; defaults apply.
-        assert!(map.poles[0].base.norm() < 1e-6, "{:?}", map.poles[0].base);
+        assert!(map.poles[1].base.norm() < 1e-6, "{:?}", map.poles[1].base);
         assert!((map.signs[0].position.z - 2.0).abs() < 1e-6);
         assert_eq!(
             (map.signs[0].width, map.signs[0].mounting),
