@@ -19,11 +19,14 @@ use std::time::Instant;
 pub enum BenchCommand {
     /// Time the pose solvers on synthetic dashcam problems (or write such problems).
     Solver(SolverArgs),
+    /// Render a drive through the demo town and report frames per second.
+    Sim(crate::cmd::simulate::BenchSimArgs),
 }
 
 pub fn run(command: BenchCommand) -> anyhow::Result<()> {
     match command {
         BenchCommand::Solver(args) => solver(args),
+        BenchCommand::Sim(args) => crate::cmd::simulate::bench(args),
     }
 }
 

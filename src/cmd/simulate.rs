@@ -257,3 +257,75 @@ fn run_dataset(args: DatasetArgs) -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// `mapfix bench sim`: how fast drives render.
+#[derive(Args)]
+pub struct BenchSimArgs {
+    /// The map to drive through (default: the demo town, generated in memory).
+    #[arg(long)]
+    map: Option<PathBuf>,
+    /// Frames to render.
+    #[arg(long, default_value_t = 300)]
+    frames: usize,
+    #[arg(long, default_value_t = 640)]
+    width: u32,
+    #[arg(long, default_value_t = 360)]
+    height: u32,
+    /// Also encode video.mp4 (otherwise frames are rendered and labelled, not stored).
+    #[arg(long)]
+    video: bool,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+}
+
+/// Renders a drive along an auto route into a scratch folder and reports frames per second.
+pub fn bench(args: BenchSimArgs) -> anyhow::Result<()> {
+    let (map, scene, network) = match &args.map {
+        Some(path) => load_world(path, args.seed)?,
+        None => {
+            let map = mapfix_map::demo_town::generate(mapfix_map::demo_town::SHIPPED_SEED);
+            let scene = Scene::build(&map, args.seed);
+            let network = LaneNetwork::from_map(&map);
+            (map, scene, network)
+        }
+    };
+    let camera = dashcam(args.width, args.height, 30.0);
+    let seconds = args.frames as f64 / camera.fps;
+    let limits = DrivingLimits::default();
+    let route = Route::auto(
+        &network,
+        &map,
+        limits.street_speed * seconds * 1.3 + 100.0,
+        &limits,
+        sub_seed(args.seed, ROUTE_STREAM),
+    )?;
+    let options = DriveOptions {
+        camera,
+        seconds,
+        conditions: ConditionsChoice::Preset(ConditionsPreset::Day),
+        png: false,
+        video: args.video,
+        gnss: GnssConfig::default(),
+        seed: args.seed,
+        route_source: "auto".into(),
+    };
+    let scratch = std::env::temp_dir().join(format!("mapfix-bench-sim-{}", std::process::id()));
+    let started = Instant::now();
+    let result = write_drive(&map, &scene, &route, &options, &scratch, &mut |_| {});
+    let elapsed = started.elapsed().as_secs_f64();
+    let _ = std::fs::remove_dir_all(&scratch);
+    let summary = result?;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!(
+        "sim: {} frames {}×{}{} in {:.2} s = {:.1} frames/s on {threads} threads ({} sign labels, route {:.0} m)",
+        summary.frames,
+        args.width,
+        args.height,
+        if args.video { " + H.264" } else { "" },
+        elapsed,
+        summary.frames as f64 / elapsed,
+        summary.sign_labels,
+        route.length()
+    );
+    Ok(())
+}

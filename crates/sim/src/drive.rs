@@ -225,13 +225,20 @@ pub fn truth_row(out: &mut String, frame: usize, time: f64, pose: &Pose, local: 
     let geodetic = local.to_geodetic(&pose.position);
     let attitude = pose.attitude();
     let p = pose.position;
+    // A heading a rounding error below 360° prints as 0.
+    let heading = attitude.heading().to_degrees();
+    let heading = if heading >= 360.0 - 5e-7 {
+        heading - 360.0
+    } else {
+        heading
+    };
     let _ = writeln!(
         out,
         "{frame},{time:.6},{:.9},{:.9},{:.4},{:.6},{:.4},{:.4},{:.4},{:.6},{:.6},{:.6}",
         geodetic.lat_deg(),
         geodetic.lon_deg(),
         geodetic.height,
-        attitude.heading().to_degrees(),
+        heading,
         p.x,
         p.y,
         p.z,
