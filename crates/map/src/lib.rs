@@ -19,5 +19,6 @@ pub mod sign_class;
 
 pub use error::MapError;
 pub use import::{load, ImportOptions, ImportReport};
+pub use index::{MapIndex, Visible};
 pub use model::{Building, LaneLine, LineColor, LineStyle, Map, Mounting, Pole, Polyline, Sign, Underground};
 pub use sign_class::{SignClass, GTSRB_NAMES};
