@@ -11,6 +11,7 @@ use std::fmt::Write;
 fn caption(kind: PlotKind) -> &'static str {
     match kind {
         PlotKind::Map => "The truth (black) and the scored fixes, over the map's lane lines (grey), signs (red) and underground spaces (purple), in the common ENU frame.",
+        PlotKind::MapDetail => "The stretch around the largest horizontal error of any estimate; each fix is tied by a thin line to the truth at its time, so the lines are the errors to scale.",
         PlotKind::ErrorOverTime(_) => "Horizontal error of each scored fix, coloured by the source that produced it. Gaps are times without a fix.",
         PlotKind::AlongTrack(_) => "Signed error across (lateral, + to the left of the truth) and along (longitudinal, + ahead) the truth's direction of travel, against the distance driven.",
         PlotKind::Cdf => "Share of scored fixes with a horizontal error up to each value.",
@@ -44,6 +45,7 @@ fn write_table(html: &mut String, names: &[String], rows: &[TableRow]) {
 const STYLE: &str = "body{font-family:'DejaVu Sans',Verdana,sans-serif;margin:24px auto;max-width:1000px;color:#222;padding:0 12px}
 h1{font-size:24px;margin-bottom:4px}h2{font-size:18px;margin-top:32px;border-bottom:1px solid #ddd;padding-bottom:4px}
 p.meta{color:#555;font-size:14px;line-height:1.5}
+.tables{display:flex;flex-wrap:wrap;gap:0 40px}.tables h2{margin-top:20px}
 table{border-collapse:collapse;font-size:14px;margin:8px 0}
 th,td{padding:3px 10px;border-bottom:1px solid #eee;text-align:right}
 tbody th{text-align:left;font-weight:normal;color:#444}
@@ -93,13 +95,16 @@ pub fn render(scene: &Scene, options: &EvalOptions) -> Result<String, EvalError>
             );
         }
     }
-    html.push_str("<h2>Summary</h2>\n");
+    html.push_str("<div class=\"tables\">\n<section>\n<h2>Summary</h2>\n");
     write_table(&mut html, &names, &table(scene.evaluations));
+    html.push_str("</section>\n");
     let splits = split_table(scene.evaluations);
     if !splits.is_empty() {
-        html.push_str("<h2>By source and map level</h2>\n");
+        html.push_str("<section>\n<h2>By source and map level</h2>\n");
         write_table(&mut html, &names, &splits);
+        html.push_str("</section>\n");
     }
+    html.push_str("</div>\n");
     for plot in plots(scene) {
         let _ = write!(
             html,

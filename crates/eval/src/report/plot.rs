@@ -7,6 +7,7 @@ use crate::track::Source;
 use crate::EvalError;
 use mapfix_core::Vec3;
 use mapfix_map::{LineStyle, Map};
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::path::{Path, PathBuf};
@@ -27,6 +28,8 @@ pub struct Scene<'a> {
 pub enum PlotKind {
     /// Track and truth over the map's lane lines and signs (east/north).
     Map,
+    /// The map around the largest horizontal error, with each fix tied to its truth.
+    MapDetail,
     /// Horizontal error over time, coloured by source.
     ErrorOverTime(usize),
     /// Signed lateral and longitudinal error along the truth's distance.
@@ -49,12 +52,23 @@ pub struct Plot {
 /// The plots a scene calls for, in report order.
 pub fn plots(scene: &Scene) -> Vec<Plot> {
     let wide = (960, 380);
+    // The map plot's height follows the drive's shape, within reason.
+    let (lo, hi) = drive_bounds(scene);
+    let aspect = ((hi.1 - lo.1 + 20.0) / (hi.0 - lo.0 + 20.0)).clamp(0.45, 1.1);
     let mut plots = vec![Plot {
         kind: PlotKind::Map,
         title: "Track and truth on the map".into(),
         file_stem: "map".into(),
-        size: (960, 760),
+        size: (960, (860.0 * aspect) as u32 + 100),
     }];
+    if scene.evaluations.iter().any(|e| !e.errors.is_empty()) {
+        plots.push(Plot {
+            kind: PlotKind::MapDetail,
+            title: "Around the largest error".into(),
+            file_stem: "map-detail".into(),
+            size: (960, 560),
+        });
+    }
     let several = scene.evaluations.len() > 1;
     for (k, e) in scene.evaluations.iter().enumerate() {
         let stem = if several {
@@ -166,7 +180,8 @@ pub fn draw<DB: DrawingBackend>(
         let _ = plotters::style::register_font(FONT_FAMILY, FontStyle::Normal, FONT);
     });
     let result = match plot.kind {
-        PlotKind::Map => draw_map(scene, root),
+        PlotKind::Map => draw_map(scene, root, false),
+        PlotKind::MapDetail => draw_map(scene, root, true),
         PlotKind::ErrorOverTime(k) => draw_error_over_time(scene, &scene.evaluations[k], root),
         PlotKind::AlongTrack(k) => draw_along_track(&scene.evaluations[k], root),
         PlotKind::Cdf => draw_cdf(scene, root),
@@ -179,6 +194,66 @@ pub fn draw<DB: DrawingBackend>(
 type Measure = fn(&FixError) -> f64;
 
 type Drawn<DB> = Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
+
+/// The chart every plot uses: margins, axis labels with as many decimals as the range
+/// needs, and a light grid.
+type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// Space around the plotting area: outer margin, right margin (room for the last tick
+/// label), and the label areas below and left of it.
+const MARGIN: u32 = 12;
+const RIGHT_MARGIN: u32 = 32;
+const X_LABELS: u32 = 44;
+const Y_LABELS: u32 = 64;
+
+fn axes<'a, DB: DrawingBackend>(
+    area: &'a DrawingArea<DB, Shift>,
+    x: std::ops::Range<f64>,
+    y: std::ops::Range<f64>,
+    x_desc: &str,
+    y_desc: &str,
+) -> Result<Chart<'a, DB>, DrawingAreaErrorKind<DB::ErrorType>> {
+    let (x_decimals, y_decimals) = (decimals(&x), decimals(&y));
+    let mut chart = ChartBuilder::on(area)
+        .margin(MARGIN)
+        .margin_right(RIGHT_MARGIN)
+        .x_label_area_size(X_LABELS)
+        .y_label_area_size(Y_LABELS)
+        .build_cartesian_2d(x, y)?;
+    chart
+        .configure_mesh()
+        .x_desc(x_desc)
+        .y_desc(y_desc)
+        .label_style(label_font())
+        .x_label_formatter(&|v| format!("{v:.x_decimals$}"))
+        .y_label_formatter(&|v| format!("{v:.y_decimals$}"))
+        .light_line_style(RGBColor(244, 244, 244))
+        .bold_line_style(RGBColor(222, 222, 222))
+        .draw()?;
+    Ok(chart)
+}
+
+/// Decimals for tick labels over a range: none for tens of metres, more for less.
+fn decimals(range: &std::ops::Range<f64>) -> usize {
+    match range.end - range.start {
+        span if span >= 20.0 => 0,
+        span if span >= 2.0 => 1,
+        _ => 2,
+    }
+}
+
+fn legend<'a, DB: DrawingBackend + 'a>(
+    chart: &mut Chart<'a, DB>,
+    position: SeriesLabelPosition,
+) -> Drawn<DB> {
+    chart
+        .configure_series_labels()
+        .label_font(label_font())
+        .position(position)
+        .background_style(WHITE.mix(0.85))
+        .border_style(RGBColor(160, 160, 160))
+        .draw()
+}
 
 /// Tableau colours: estimates in order, and fixed ones per source.
 const PALETTE: [RGBColor; 6] = [
@@ -229,9 +304,9 @@ fn titled<DB: DrawingBackend>(
     root.titled(title, (FONT_FAMILY, 18).into_font())
 }
 
-fn draw_map<DB: DrawingBackend>(scene: &Scene, root: &DrawingArea<DB, Shift>) -> Drawn<DB> {
-    let area = titled(root, "Track and truth, east/north (m)")?;
-    let truth: Vec<(f64, f64)> = scene.truth.positions().iter().map(|p| (p.x, p.y)).collect();
+/// Smallest and largest east/north of the truth and every scored fix.
+fn drive_bounds(scene: &Scene) -> ((f64, f64), (f64, f64)) {
+    let truth = scene.truth.positions().iter().map(|p| (p.x, p.y));
     let estimates = scene
         .evaluations
         .iter()
@@ -240,32 +315,70 @@ fn draw_map<DB: DrawingBackend>(scene: &Scene, root: &DrawingArea<DB, Shift>) ->
         (f64::INFINITY, f64::INFINITY),
         (f64::NEG_INFINITY, f64::NEG_INFINITY),
     );
-    for (x, y) in truth.iter().copied().chain(estimates) {
+    for (x, y) in truth.chain(estimates) {
         lo = (lo.0.min(x), lo.1.min(y));
         hi = (hi.0.max(x), hi.1.max(y));
     }
-    let pad = 0.05 * (hi.0 - lo.0).max(hi.1 - lo.1) + 10.0;
-    let (margin, y_labels, x_labels) = (12u32, 64u32, 44u32);
+    (lo, hi)
+}
+
+/// The worst scored fix over all estimates.
+fn largest_error<'a>(scene: &Scene<'a>) -> Option<&'a FixError> {
+    scene
+        .evaluations
+        .iter()
+        .flat_map(|e| &e.errors)
+        .max_by(|a, b| a.horizontal.total_cmp(&b.horizontal))
+}
+
+/// The whole drive, or (`detail`) the surroundings of the largest error.
+fn draw_map<DB: DrawingBackend>(
+    scene: &Scene,
+    root: &DrawingArea<DB, Shift>,
+    detail: bool,
+) -> Drawn<DB> {
+    let worst = largest_error(scene).filter(|_| detail);
+    let title = match worst {
+        Some(w) => format!(
+            "Around the largest error: {:.2} m at {:.1} s, east/north (m)",
+            w.horizontal,
+            w.time - scene.truth.start()
+        ),
+        None => "Track and truth, east/north (m)".to_owned(),
+    };
+    let area = titled(root, &title)?;
+    let (lo, hi, pad) = match worst {
+        Some(w) => {
+            let centre = (
+                (w.estimate.x + w.truth.x) / 2.0,
+                (w.estimate.y + w.truth.y) / 2.0,
+            );
+            let reach = (4.0 * w.horizontal).max(15.0);
+            (
+                (centre.0 - reach, centre.1 - reach),
+                (centre.0 + reach, centre.1 + reach),
+                0.0,
+            )
+        }
+        None => {
+            let (lo, hi) = drive_bounds(scene);
+            (lo, hi, 0.05 * (hi.0 - lo.0).max(hi.1 - lo.1) + 10.0)
+        }
+    };
     let (width, height) = area.dim_in_pixel();
     let pixels = (
-        (width - 2 * margin - y_labels) as f64,
-        (height - 2 * margin - x_labels) as f64,
+        (width - MARGIN - RIGHT_MARGIN - Y_LABELS) as f64,
+        (height - 2 * MARGIN - X_LABELS) as f64,
     );
     let (x_range, y_range) =
         equal_aspect((lo.0 - pad, hi.0 + pad), (lo.1 - pad, hi.1 + pad), pixels);
-    let mut chart = ChartBuilder::on(&area)
-        .margin(margin)
-        .x_label_area_size(x_labels)
-        .y_label_area_size(y_labels)
-        .build_cartesian_2d(x_range.0..x_range.1, y_range.0..y_range.1)?;
-    chart
-        .configure_mesh()
-        .x_desc("east (m)")
-        .y_desc("north (m)")
-        .label_style(label_font())
-        .light_line_style(RGBColor(240, 240, 240))
-        .bold_line_style(RGBColor(225, 225, 225))
-        .draw()?;
+    let mut chart = axes(
+        &area,
+        x_range.0..x_range.1,
+        y_range.0..y_range.1,
+        "east (m)",
+        "north (m)",
+    )?;
     let bounds = (x_range.0, y_range.0, x_range.1, y_range.1);
     if let Some(map) = scene.map {
         let space = RGBColor(150, 110, 200);
@@ -345,13 +458,6 @@ fn draw_map<DB: DrawingBackend>(scene: &Scene, root: &DrawingArea<DB, Shift>) ->
                 .legend(move |(x, y)| TriangleMarker::new((x + 8, y), 5, sign_color.filled()));
         }
     }
-    chart
-        .draw_series(std::iter::once(PathElement::new(
-            truth,
-            BLACK.stroke_width(2),
-        )))?
-        .label("truth")
-        .legend(legend_line(BLACK.stroke_width(2)));
     let several = scene.evaluations.len() > 1;
     for (k, evaluation) in scene.evaluations.iter().enumerate() {
         // One estimate: colours tell the source; several: they tell the estimates apart.
@@ -374,21 +480,43 @@ fn draw_map<DB: DrawingBackend>(scene: &Scene, root: &DrawingArea<DB, Shift>) ->
                 .collect()
         };
         for (label, color, errors) in groups {
+            let visible: Vec<&FixError> = errors
+                .into_iter()
+                .filter(|e| inside((e.estimate.x, e.estimate.y), bounds))
+                .collect();
+            if detail {
+                // Tie each fix to the truth at its time: the error itself, to scale.
+                chart.draw_series(visible.iter().map(|e| {
+                    PathElement::new(
+                        vec![(e.estimate.x, e.estimate.y), (e.truth.x, e.truth.y)],
+                        color.mix(0.5).stroke_width(1),
+                    )
+                }))?;
+            }
+            let (radius, alpha) = if detail { (3, 0.9) } else { (2, 0.55) };
             chart
-                .draw_series(errors.into_iter().map(|e| {
-                    Circle::new((e.estimate.x, e.estimate.y), 2, color.mix(0.8).filled())
+                .draw_series(visible.into_iter().map(|e| {
+                    Circle::new(
+                        (e.estimate.x, e.estimate.y),
+                        radius,
+                        color.mix(alpha).filled(),
+                    )
                 }))?
                 .label(label)
                 .legend(legend_dot(color));
         }
     }
+    // The truth on top, so that the fixes around it do not hide it.
+    let truth = clip(scene.truth.positions(), bounds);
     chart
-        .configure_series_labels()
-        .label_font(label_font())
-        .background_style(WHITE.mix(0.85))
-        .border_style(RGBColor(160, 160, 160))
-        .position(SeriesLabelPosition::UpperLeft)
-        .draw()
+        .draw_series(
+            truth
+                .into_iter()
+                .map(|run| PathElement::new(run, BLACK.stroke_width(1))),
+        )?
+        .label("truth")
+        .legend(legend_line(BLACK.stroke_width(2)));
+    legend(&mut chart, SeriesLabelPosition::UpperLeft)
 }
 
 /// Widens one of the ranges so that a metre is as long east as north on `pixels`.
@@ -472,18 +600,13 @@ fn draw_error_over_time<DB: DrawingBackend>(
     let area = titled(root, &format!("Horizontal error over time — {}", e.name))?;
     let start = scene.truth.start();
     let top = upper(e.errors.iter().map(|f| f.horizontal));
-    let mut chart = ChartBuilder::on(&area)
-        .margin(12)
-        .x_label_area_size(44)
-        .y_label_area_size(64)
-        .build_cartesian_2d(0.0..(scene.truth.end() - start).max(1e-3), 0.0..top)?;
-    chart
-        .configure_mesh()
-        .x_desc("time since truth start (s)")
-        .y_desc("horizontal error (m)")
-        .label_style(label_font())
-        .light_line_style(RGBColor(240, 240, 240))
-        .draw()?;
+    let mut chart = axes(
+        &area,
+        0.0..(scene.truth.end() - start).max(1e-3),
+        0.0..top,
+        "time since truth start (s)",
+        "horizontal error (m)",
+    )?;
     for source in sources_of(&e.errors) {
         let color = source_color(source);
         chart
@@ -496,12 +619,7 @@ fn draw_error_over_time<DB: DrawingBackend>(
             .label(source.to_string())
             .legend(legend_dot(color));
     }
-    chart
-        .configure_series_labels()
-        .label_font(label_font())
-        .background_style(WHITE.mix(0.85))
-        .border_style(RGBColor(160, 160, 160))
-        .draw()
+    legend(&mut chart, SeriesLabelPosition::UpperRight)
 }
 
 fn draw_along_track<DB: DrawingBackend>(
@@ -526,25 +644,21 @@ fn draw_along_track<DB: DrawingBackend>(
         .map(|f| f.distance)
         .fold(0.0f64, f64::max)
         .max(1.0);
-    let mut chart = ChartBuilder::on(&area)
-        .margin(12)
-        .x_label_area_size(44)
-        .y_label_area_size(64)
-        .build_cartesian_2d(0.0..end, -reach..reach)?;
-    chart
-        .configure_mesh()
-        .x_desc("distance along the truth (m)")
-        .y_desc("error (m)")
-        .label_style(label_font())
-        .light_line_style(RGBColor(240, 240, 240))
-        .draw()?;
+    let mut chart = axes(
+        &area,
+        0.0..end,
+        -reach..reach,
+        "distance along the truth (m)",
+        "error (m)",
+    )?;
     chart.draw_series(std::iter::once(PathElement::new(
         vec![(0.0, 0.0), (end, 0.0)],
         BLACK.stroke_width(1),
     )))?;
     let series: [(&str, RGBColor, Measure); 2] = [
-        ("lateral", PALETTE[0], |f| f.lateral),
+        // Lateral last, on top: the smaller error, and the one lane keeping needs.
         ("longitudinal", PALETTE[1], |f| f.longitudinal),
+        ("lateral", PALETTE[0], |f| f.lateral),
     ];
     for (label, color, value) in series {
         chart
@@ -556,12 +670,7 @@ fn draw_along_track<DB: DrawingBackend>(
             .label(label)
             .legend(legend_dot(color));
     }
-    chart
-        .configure_series_labels()
-        .label_font(label_font())
-        .background_style(WHITE.mix(0.85))
-        .border_style(RGBColor(160, 160, 160))
-        .draw()
+    legend(&mut chart, SeriesLabelPosition::UpperRight)
 }
 
 fn draw_cdf<DB: DrawingBackend>(scene: &Scene, root: &DrawingArea<DB, Shift>) -> Drawn<DB> {
@@ -572,18 +681,13 @@ fn draw_cdf<DB: DrawingBackend>(scene: &Scene, root: &DrawingArea<DB, Shift>) ->
             .iter()
             .flat_map(|e| e.errors.iter().map(|f| f.horizontal)),
     );
-    let mut chart = ChartBuilder::on(&area)
-        .margin(12)
-        .x_label_area_size(44)
-        .y_label_area_size(64)
-        .build_cartesian_2d(0.0..right, 0.0..1.0)?;
-    chart
-        .configure_mesh()
-        .x_desc("horizontal error (m)")
-        .y_desc("share of scored fixes")
-        .label_style(label_font())
-        .light_line_style(RGBColor(240, 240, 240))
-        .draw()?;
+    let mut chart = axes(
+        &area,
+        0.0..right,
+        0.0..1.0,
+        "horizontal error (m)",
+        "share of scored fixes",
+    )?;
     for (k, e) in scene.evaluations.iter().enumerate() {
         let mut sorted: Vec<f64> = e.errors.iter().map(|f| f.horizontal).collect();
         sorted.sort_by(f64::total_cmp);
@@ -604,13 +708,7 @@ fn draw_cdf<DB: DrawingBackend>(scene: &Scene, root: &DrawingArea<DB, Shift>) ->
             .label(e.name.clone())
             .legend(legend_line(color.stroke_width(2)));
     }
-    chart
-        .configure_series_labels()
-        .label_font(label_font())
-        .position(SeriesLabelPosition::LowerRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(RGBColor(160, 160, 160))
-        .draw()
+    legend(&mut chart, SeriesLabelPosition::LowerRight)
 }
 
 fn draw_sigma<DB: DrawingBackend>(e: &Evaluation, root: &DrawingArea<DB, Shift>) -> Drawn<DB> {
@@ -625,18 +723,13 @@ fn draw_sigma<DB: DrawingBackend>(e: &Evaluation, root: &DrawingArea<DB, Shift>)
         .collect();
     let right = upper(points.iter().map(|p| p.0));
     let top = upper(points.iter().map(|p| p.1));
-    let mut chart = ChartBuilder::on(&area)
-        .margin(12)
-        .x_label_area_size(44)
-        .y_label_area_size(64)
-        .build_cartesian_2d(0.0..right, 0.0..top)?;
-    chart
-        .configure_mesh()
-        .x_desc("reported σ, RMS of east and north (m)")
-        .y_desc("horizontal error (m)")
-        .label_style(label_font())
-        .light_line_style(RGBColor(240, 240, 240))
-        .draw()?;
+    let mut chart = axes(
+        &area,
+        0.0..right,
+        0.0..top,
+        "reported σ, RMS of east and north (m)",
+        "horizontal error (m)",
+    )?;
     for k in 1..=3 {
         let shade = RGBColor(100, 100, 100).mix(0.3 * k as f64);
         let end = right.min(top / k as f64);
@@ -663,13 +756,7 @@ fn draw_sigma<DB: DrawingBackend>(e: &Evaluation, root: &DrawingArea<DB, Shift>)
             .label(source.to_string())
             .legend(legend_dot(color));
     }
-    chart
-        .configure_series_labels()
-        .label_font(label_font())
-        .position(SeriesLabelPosition::UpperLeft)
-        .background_style(WHITE.mix(0.85))
-        .border_style(RGBColor(160, 160, 160))
-        .draw()
+    legend(&mut chart, SeriesLabelPosition::UpperLeft)
 }
 
 #[cfg(test)]
