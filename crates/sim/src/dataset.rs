@@ -219,3 +219,56 @@ pub fn write_dataset(
     write_text(&out.join("dataset.json"), &format!("{:#}\n", record))?;
     Ok(summary)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::drive::dashcam;
+    use crate::labels::tests::signed_crossroads;
+
+    fn render(out: &Path, seed: u64) -> DatasetSummary {
+        let map = signed_crossroads();
+        let network = LaneNetwork::from_map(&map);
+        let scene = Scene::build(&map, seed);
+        let options = DatasetOptions {
+            count: 24,
+            camera: dashcam(192, 108, 30.0),
+            seed,
+        };
+        write_dataset(&map, &scene, &network, &options, out, &mut |_| {}).unwrap()
+    }
+
+    #[test]
+    fn frames_are_independent_labelled_and_repeatable() {
+        let dir = tempfile::tempdir().unwrap();
+        let summary = render(&dir.path().join("a"), 8);
+        render(&dir.path().join("b"), 8);
+        assert_eq!(summary.frames, 24);
+        // Half the poses look at one of the three labelled signs, one of which is hidden.
+        assert!(summary.frames_with_signs >= 4, "{summary:?}");
+        let read = |name: &str| std::fs::read(dir.path().join(name)).unwrap();
+        for name in ["labels.jsonl", "truth.csv", "frames/000023.jpg"] {
+            assert!(
+                read(&format!("a/{name}")) == read(&format!("b/{name}")),
+                "{name} differs for one seed"
+            );
+        }
+        let labels = String::from_utf8(read("a/labels.jsonl")).unwrap();
+        let frames: Vec<FrameLabels> = labels
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(
+            frames.iter().map(|f| f.frame).collect::<Vec<_>>(),
+            (0..24).collect::<Vec<_>>()
+        );
+        let truth = String::from_utf8(read("a/truth.csv")).unwrap();
+        let positions: Vec<&str> = truth
+            .lines()
+            .skip(1)
+            .map(|row| row.split(',').nth(6).unwrap())
+            .collect();
+        let distinct: std::collections::BTreeSet<_> = positions.iter().collect();
+        assert!(distinct.len() >= 20, "independent poses: {positions:?}");
+    }
+}
