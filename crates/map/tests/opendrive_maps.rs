@@ -47,6 +47,36 @@ fn all_finite(map: &Map) -> bool {
     points.clone().count() > 0 && points.into_iter().all(|p| p.iter().all(|c| c.is_finite()))
 }
 
+/// Of the signs standing off the painted lines (more than 0.5 m from every lane line),
+/// how many stand to the right of the traffic their face looks at (right-hand traffic):
+/// seen from the nearest lane-line point, the sign lies to the right of the direction
+/// opposite its facing. Returns (to the right, off the lines).
+fn signs_right_of_their_traffic(map: &Map) -> (usize, usize) {
+    let road: Vec<_> = map
+        .lane_lines
+        .iter()
+        .flat_map(|l| l.line.points.iter())
+        .collect();
+    let offsets = map.signs.iter().map(|sign| {
+        let distance = |p: &&&mapfix_core::Vec3| (p.xy() - sign.position.xy()).norm();
+        let nearest = road
+            .iter()
+            .min_by(|a, b| distance(a).total_cmp(&distance(b)))
+            .unwrap();
+        let traffic = -sign.normal();
+        let offset = sign.position - **nearest;
+        (
+            offset.xy().norm(),
+            traffic.x * offset.y - traffic.y * offset.x,
+        )
+    });
+    let off_lines: Vec<(f64, f64)> = offsets.filter(|(distance, _)| *distance > 0.5).collect();
+    (
+        off_lines.iter().filter(|(_, cross)| *cross < 0.0).count(),
+        off_lines.len(),
+    )
+}
+
 #[test]
 fn every_public_opendrive_map_imports() {
     let Some(folder) = maps_folder() else { return };
@@ -74,6 +104,10 @@ fn every_public_opendrive_map_imports() {
                     map.poles.len(),
                     map.frame.origin().lat_deg(),
                     map.frame.origin().lon_deg(),
+                );
+                let (right, off_lines) = signs_right_of_their_traffic(&map);
+                eprintln!(
+                    "    {right} of {off_lines} signs off the lines stand right of their traffic"
                 );
                 for note in &report.notes {
                     eprintln!("    {note}");
@@ -131,6 +165,9 @@ fn esmini_multi_intersections_signs_with_heights() {
         "{heights:?}"
     );
     assert!(map.signs.iter().all(|s| s.height > 0.0 && s.width > 0.0));
+    // Facing by the standard: all but the two speed signs put on the left as well face
+    // traffic that has them on its right.
+    assert_eq!(signs_right_of_their_traffic(&map), (19, 21));
     assert!(map
         .signs
         .iter()
@@ -170,6 +207,13 @@ fn carla_towns_signals_and_road_marks() {
             "{town}: {classes:?}"
         );
         assert!(classes.contains(&&SignClass::Gtsrb(3)), "{town}");
+        // RoadRunner's facing convention: every sign faces traffic that has it on its right
+        // (the standard's reading of these files gets 8 of 22 and 9 of 21).
+        assert_eq!(
+            signs_right_of_their_traffic(&map),
+            (speed_signs, speed_signs),
+            "{town}"
+        );
         let document = roxmltree::Document::parse(&text).unwrap();
         let marks: Vec<&str> = document
             .descendants()

@@ -36,7 +36,7 @@ use lanes::{Lane, LaneSection, RoadMark, SectionSamples};
 use mapfix_core::{Geodetic, LocalFrame, Vec3};
 use projection::TransverseMercator;
 use roxmltree::{Document, Node};
-use signals::{FurnitureReader, RoadFurniture, RoadPlacement};
+use signals::{FacingConvention, FurnitureReader, RoadFurniture, RoadPlacement};
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
@@ -64,11 +64,22 @@ pub fn import(
             format!("malformed XML: {error}"),
         )
     })?;
+    let root = document.root_element();
+    let header = root.children().find(|n| n.has_tag_name("header"));
+    let exporter = header
+        .into_iter()
+        .flat_map(|h| h.descendants())
+        .find(|n| n.has_tag_name("vectorScene"))
+        .and_then(|n| n.attribute("program"));
     let context = Context {
         path,
         document: &document,
+        facing: if exporter == Some("RoadRunner") {
+            FacingConvention::ModelHeading
+        } else {
+            FacingConvention::Standard
+        },
     };
-    let root = document.root_element();
     if !root.has_tag_name("OpenDRIVE") {
         return Err(context.invalid(
             root,
@@ -79,7 +90,13 @@ pub fn import(
         ));
     }
     let mut report = ImportReport::default();
-    let header = root.children().find(|n| n.has_tag_name("header"));
+    if context.facing == FacingConvention::ModelHeading {
+        report.notes.push(
+            "RoadRunner export: sign faces turned by their heading offset from looking back \
+             along the road, orientation not used for facing (RoadRunner's convention)"
+                .into(),
+        );
+    }
     let placement = Placement::from_header(&context, header, options, &mut report)?;
     let name = header
         .and_then(|h| h.attribute("name"))
@@ -159,6 +176,8 @@ impl Tally {
 pub(crate) struct Context<'a, 'input> {
     path: &'a Path,
     document: &'a Document<'input>,
+    /// How this file's signals and objects turn their faces.
+    facing: FacingConvention,
 }
 
 impl Context<'_, '_> {

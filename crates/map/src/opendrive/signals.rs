@@ -7,11 +7,13 @@
 //! as the foot of the support and the centre is put the default sign height above it.
 //!
 //! Facing: `orientation="+"` means valid for traffic moving in +s, so the face looks
-//! back along the road (reference heading + π); `"-"` looks along +s; `hOffset` turns the
-//! face from there. `"none"` is treated like `"+"`.
+//! back along the road (reference heading + π); `"-"` looks along +s; `hOffset` (objects:
+//! `hdg`) turns the face from there. `"none"` is treated like `"+"`. RoadRunner's exports
+//! (CARLA's towns) follow another convention, see [`FacingConvention`].
 
 use super::geometry::{CubicProfile, ReferenceLine};
 use super::{Context, Tally};
+
 use crate::{MapError, Mounting, Pole, Polyline, Sign, SignClass};
 use mapfix_core::Vec3;
 use roxmltree::Node;
@@ -72,13 +74,28 @@ impl RoadPlacement<'_> {
     }
 }
 
+/// How a file turns a sign's face.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FacingConvention {
+    /// The standard's: `orientation` names the traffic the sign is for, and the heading
+    /// offset turns the face from looking back at that traffic.
+    Standard,
+    /// RoadRunner's exports: the heading offset is the sign model's heading relative to
+    /// the road, its face looks back along it, and `orientation` is written the other way
+    /// round (CARLA's towns put "-" lights and signs on the right of +s traffic, at the
+    /// ends of the roads they control, with offset 0; "+" ones on the left with offset π).
+    ModelHeading,
+}
+
 /// The face direction (inertial, rad) for an `orientation` and heading offset.
-fn face_angle(hdg: f64, orientation: Option<&str>, heading_offset: f64) -> f64 {
-    let base = if orientation == Some("-") {
-        hdg
-    } else {
-        hdg + PI
-    };
+fn face_angle(
+    convention: FacingConvention,
+    hdg: f64,
+    orientation: Option<&str>,
+    heading_offset: f64,
+) -> f64 {
+    let looks_along_s = convention == FacingConvention::Standard && orientation == Some("-");
+    let base = if looks_along_s { hdg } else { hdg + PI };
     base + heading_offset
 }
 
@@ -124,7 +141,12 @@ impl FurnitureReader<'_> {
         let (s, t) = (context.required(node, "s")?, context.required(node, "t")?);
         let point = self.road.at(s, t);
         let heading_offset = context.optional(node, heading_attribute)?.unwrap_or(0.0);
-        let face_direction = face_angle(point.hdg, node.attribute("orientation"), heading_offset);
+        let face_direction = face_angle(
+            context.facing,
+            point.hdg,
+            node.attribute("orientation"),
+            heading_offset,
+        );
         Ok(Item {
             id: format!(
                 "road{}/{kind}{}",

@@ -40,6 +40,7 @@ fn fixture_geometries_end_where_their_closed_forms_say() {
     let context = Context {
         path: &path,
         document: &document,
+        facing: FacingConvention::Standard,
     };
     let geometries: Vec<Geometry> = document
         .descendants()
