@@ -187,8 +187,8 @@ fn report_and_plots_are_written() {
     let html = std::fs::read_to_string(&report).unwrap();
     assert!(html.starts_with("<!DOCTYPE html>"));
     assert!(
-        html.matches("<svg").count() >= 5,
-        "map, error over time, lateral/longitudinal, σ, CDF"
+        html.matches("<svg").count() == 6,
+        "map, detail, error over time, lateral/longitudinal, σ, CDF"
     );
     // Self-contained: nothing to fetch, no scripts.
     assert!(!html.contains("src=") && !html.contains("<script") && !html.contains("<link"));
