@@ -14,12 +14,12 @@ use std::path::{Path, PathBuf};
 /// Errors reading, writing or validating a camera description.
 #[derive(Debug, thiserror::Error)]
 pub enum CameraError {
-    #[error("cannot read camera file {path}: {source}")]
+    #[error("cannot read camera file {path}")]
     Read {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("cannot write camera file {path}: {source}")]
+    #[error("cannot write camera file {path}")]
     Write {
         path: PathBuf,
         source: std::io::Error,

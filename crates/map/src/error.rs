@@ -4,9 +4,9 @@ use std::path::PathBuf;
 /// errors, the place in it (a line, an element, a feature) and what is wrong there.
 #[derive(Debug, thiserror::Error)]
 pub enum MapError {
-    #[error("cannot read map {path}: {source}")]
+    #[error("cannot read map {path}")]
     Read { path: PathBuf, source: std::io::Error },
-    #[error("cannot write map {path}: {source}")]
+    #[error("cannot write map {path}")]
     Write { path: PathBuf, source: std::io::Error },
     #[error("map {path}: unknown format (expected .geojson, .json, .osm or .xodr)")]
     UnknownFormat { path: PathBuf },
