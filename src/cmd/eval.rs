@@ -37,7 +37,7 @@ pub struct EvalArgs {
         allow_negative_numbers = true
     )]
     t_offset: f64,
-    /// HD map (GeoJSON): its frame for lat/lon, its lanes and signs in the report, and
+    /// HD map (GeoJSON, Lanelet2 .osm or OpenDRIVE .xodr): its frame for lat/lon, its lanes and signs in the report, and
     /// figures split by map level.
     #[arg(long, value_name = "MAP")]
     map: Option<PathBuf>,
@@ -90,5 +90,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
 }
 
 fn load_map(path: &Path) -> anyhow::Result<mapfix_map::Map> {
-    mapfix_map::geojson::load(path).with_context(|| format!("cannot load map {}", path.display()))
+    let (map, _) = mapfix_map::import::load(path, &mapfix_map::ImportOptions::default())
+        .with_context(|| format!("cannot load map {}", path.display()))?;
+    Ok(map)
 }

@@ -158,6 +158,11 @@ fn percent(value: Option<f64>) -> String {
     value.map_or_else(|| "–".to_owned(), |v| format!("{:.1} %", 100.0 * v))
 }
 
+/// Two figures in metres in one cell.
+fn both(first: Option<f64>, second: Option<f64>) -> String {
+    format!("{} / {}", metres(first), metres(second))
+}
+
 /// The comparison table's rows (text and HTML render the same rows).
 pub fn table(evaluations: &[Evaluation]) -> Vec<TableRow> {
     let mut rows = Vec::new();
@@ -261,21 +266,14 @@ pub fn split_table(evaluations: &[Evaluation]) -> Vec<TableRow> {
         });
         rows.push(TableRow {
             label: format!("{name}: horizontal median / p95 (m)"),
-            cells: cell(&|g| {
-                format!(
-                    "{} / {}",
-                    metres(g.horizontal.map(|s| s.median)),
-                    metres(g.horizontal.map(|s| s.p95))
-                )
-            }),
+            cells: cell(&|g| both(g.horizontal.map(|s| s.median), g.horizontal.map(|s| s.p95))),
         });
         rows.push(TableRow {
             label: format!("{name}: lateral / longitudinal median (m)"),
             cells: cell(&|g| {
-                format!(
-                    "{} / {}",
-                    metres(g.lateral.map(|s| s.median)),
-                    metres(g.longitudinal.map(|s| s.median))
+                both(
+                    g.lateral.map(|s| s.median),
+                    g.longitudinal.map(|s| s.median),
                 )
             }),
         });
