@@ -564,6 +564,22 @@ mod tests {
         assert!((e.availability - 1.0).abs() < 1e-12);
     }
 
+    proptest::proptest! {
+        #[test]
+        fn lateral_and_longitudinal_are_the_offset_in_the_truths_frame(
+            course in -3.14f64..3.14, left in -5.0f64..5.0, ahead in -5.0f64..5.0,
+        ) {
+            let forward = Vec3::new(course.cos(), course.sin(), 0.0);
+            let side = Vec3::new(-course.sin(), course.cos(), 0.0);
+            let samples = (0..50).map(|k| sample(k as f64 * 0.1, forward * k as f64)).collect();
+            let truth = Truth::new(track(samples)).unwrap();
+            let e = evaluate(&truth, &shifted(&truth, |_| side * left + forward * ahead));
+            proptest::prop_assert!((e.lateral_bias.unwrap() - left).abs() < 1e-9);
+            proptest::prop_assert!((e.longitudinal_bias.unwrap() - ahead).abs() < 1e-9);
+            proptest::prop_assert!((e.horizontal.unwrap().max - left.hypot(ahead)).abs() < 1e-9);
+        }
+    }
+
     #[test]
     fn offset_ahead_is_longitudinal() {
         let truth = northward(10);

@@ -93,6 +93,20 @@ mod tests {
         assert_eq!(percentile(&[7.0], 95.0), Some(7.0));
     }
 
+    proptest::proptest! {
+        #[test]
+        fn percentiles_rise_with_p_and_stay_within_the_data(
+            mut values in proptest::collection::vec(-1e3f64..1e3, 1..60), p in 0.0f64..100.0, q in 0.0f64..100.0,
+        ) {
+            values.sort_by(f64::total_cmp);
+            let (low, high) = (percentile(&values, p.min(q)).unwrap(), percentile(&values, p.max(q)).unwrap());
+            // Within rounding: a + f·(b − a) may land an ulp past b.
+            let slack = 1e-9;
+            proptest::prop_assert!(values[0] - slack <= low && low <= high + slack);
+            proptest::prop_assert!(high <= values[values.len() - 1] + slack);
+        }
+    }
+
     #[test]
     fn summary_of_unsorted_values() {
         // Even count: the median is halfway between the middle two.
