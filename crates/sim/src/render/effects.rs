@@ -46,7 +46,7 @@ pub(crate) fn gaussian_blur(image: &mut [Rgb], scratch: &mut Vec<Rgb>, width: us
     if sigma < 0.2 {
         return;
     }
-    let radius = (sigma * 2.5).ceil() as isize;
+    let radius = (sigma * 2.0).ceil() as isize;
     let weights: Vec<f32> = (-radius..=radius)
         .map(|i| (-(i * i) as f32 / (2.0 * sigma * sigma)).exp())
         .collect();
@@ -144,17 +144,14 @@ pub(crate) fn develop(
         .for_each(|(y, row)| {
             for x in 0..width {
                 let r2 = ((x as f32 - cx).powi(2) + (y as f32 - cy).powi(2)) * inv_r2;
-                let gain = exposure * (1.0 - vignetting * r2 * r2.sqrt());
+                let gain = exposure * (1.0 - vignetting * r2 * r2);
                 let p = image[y * width + x];
-                // Roughly Gaussian: the sum of two uniforms, centred.
-                let n = (hash01(x as i32, y as i32, seed)
-                    + hash01(x as i32, y as i32, seed ^ 0x68e3_1da4)
-                    - 1.0)
-                    * noise
-                    * 2.45;
+                // Roughly Gaussian: the sum of two uniforms (both halves of one hash), centred.
+                let h = super::shade::hash(x as i32, y as i32, seed);
+                let n = (((h & 0xffff) + (h >> 16)) as f32 / 65536.0 - 1.0) * noise * 2.45;
+                let to_index = gain * (TONE_ENTRIES as f32 / TONE_MAX);
                 for c in 0..3 {
-                    let index = ((p[c] * gain / TONE_MAX * TONE_ENTRIES as f32) as usize)
-                        .min(TONE_ENTRIES - 1);
+                    let index = ((p[c] * to_index) as usize).min(TONE_ENTRIES - 1);
                     row[x * 3 + c] = (table[index] as f32 + n).clamp(0.0, 255.0) as u8;
                 }
             }

@@ -218,9 +218,10 @@ impl GroundMap {
     }
 
     fn index(&self, x: f32, y: f32) -> Option<usize> {
+        let inverse = 1.0 / self.cell;
         let (fx, fy) = (
-            (x - self.origin[0]) / self.cell,
-            (y - self.origin[1]) / self.cell,
+            (x - self.origin[0]) * inverse,
+            (y - self.origin[1]) * inverse,
         );
         (fx >= 0.0 && fy >= 0.0 && (fx as usize) < self.width && (fy as usize) < self.height)
             .then(|| fy as usize * self.width + fx as usize)

@@ -76,6 +76,7 @@ struct FrameBuffers {
     scratch: Vec<Rgb>,
     shades: Vec<ShadeTri>,
     screen: Vec<ScreenTri>,
+    bins: Vec<Vec<u32>>,
     sign_cover: Vec<AtomicU32>,
     sign_seen: Vec<AtomicU32>,
     frame_signs: Vec<FrameSign>,
@@ -182,6 +183,7 @@ impl Scene {
         buf.ids.resize(pinhole_pixels, 0);
         raster::rasterise(
             &buf.screen,
+            &mut buf.bins,
             lens,
             &mut buf.depth,
             &mut buf.ids,
@@ -232,32 +234,28 @@ impl Scene {
             .enumerate()
             .for_each(|(band, colour)| {
                 let mut counts = vec![0u32; slots];
-                for (k, out) in colour.iter_mut().enumerate() {
-                    let (x, y) = (k % lens.width, band * BAND + k / lens.width);
+                for (r, row) in colour.chunks_mut(lens.width).enumerate() {
+                    let y = band * BAND + r;
                     let (lo, hi) = lens.spans[y];
-                    if (x as u32) < lo || (x as u32) >= hi {
-                        continue;
-                    }
-                    let i = y * lens.width + x;
-                    let ray = [
-                        (x as f32 - lens.cx) / lens.fx,
-                        (y as f32 - lens.cy) / lens.fy,
-                        1.0,
-                    ];
-                    *out = match ids[i] {
-                        0 => {
-                            let sky = ctx.sky(ctx.to_world(ray));
-                            [0, 1, 2]
-                                .map(|c| sky[c] + (conditions.fog_colour[c] - sky[c]) * sky_fog)
-                        }
-                        id => {
-                            let tri = &shades[id as usize - 1];
-                            if tri.sign_slot != NO_SIGN {
-                                counts[tri.sign_slot as usize] += 1;
+                    let ray_y = (y as f32 - lens.cy) / lens.fy;
+                    for x in lo as usize..hi as usize {
+                        let i = y * lens.width + x;
+                        let ray = [(x as f32 - lens.cx) / lens.fx, ray_y, 1.0];
+                        row[x] = match ids[i] {
+                            0 => {
+                                let sky = ctx.sky(ctx.to_world(ray));
+                                [0, 1, 2]
+                                    .map(|c| sky[c] + (conditions.fog_colour[c] - sky[c]) * sky_fog)
                             }
-                            ctx.surface(tri, scale(ray, 1.0 / depth[i]))
-                        }
-                    };
+                            id => {
+                                let tri = &shades[id as usize - 1];
+                                if tri.sign_slot != NO_SIGN {
+                                    counts[tri.sign_slot as usize] += 1;
+                                }
+                                ctx.surface(tri, scale(ray, 1.0 / depth[i]))
+                            }
+                        };
+                    }
                 }
                 for (slot, &n) in counts.iter().enumerate().filter(|(_, n)| **n > 0) {
                     seen[slot].fetch_add(n, Ordering::Relaxed);

@@ -232,12 +232,25 @@ fn edge_x(a: [f32; 2], b: [f32; 2], y: f32) -> Option<f32> {
 /// counts each sign's covered pixels ignoring depth (for its visible share).
 pub(crate) fn rasterise(
     screen: &[ScreenTri],
+    bins: &mut Vec<Vec<u32>>,
     lens: &Lens,
     depth: &mut [f32],
     ids: &mut [u32],
     sign_cover: &[AtomicU32],
 ) {
     let width = lens.width;
+    // Each band's triangles, in drawing order.
+    let bands = lens.height.div_ceil(BAND);
+    bins.resize_with(bands, Vec::new);
+    bins.iter_mut().for_each(Vec::clear);
+    for (k, tri) in screen.iter().enumerate() {
+        let first = (tri.y_min.max(0.0) as usize / BAND).min(bands);
+        let last = ((tri.y_max.max(0.0) as usize) / BAND + 1).min(bands);
+        for bin in &mut bins[first..last] {
+            bin.push(k as u32);
+        }
+    }
+    let bins = &bins[..];
     depth
         .par_chunks_mut(BAND * width)
         .zip(ids.par_chunks_mut(BAND * width))
@@ -247,10 +260,7 @@ pub(crate) fn rasterise(
             ids.fill(0);
             let y0 = band * BAND;
             let y1 = y0 + depth.len() / width;
-            for tri in screen
-                .iter()
-                .filter(|t| t.y_max >= y0 as f32 && t.y_min < y1 as f32)
-            {
+            for tri in bins[band].iter().map(|&k| &screen[k as usize]) {
                 let first = (tri.y_min.ceil().max(y0 as f32)) as usize;
                 let last = (tri.y_max.ceil().min(y1 as f32)) as usize;
                 let mut covered = 0u32;

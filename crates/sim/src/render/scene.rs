@@ -448,12 +448,12 @@ fn hash_str(s: &str) -> u32 {
 /// Looks up which of a set of 2-D points lie near a query point.
 struct PointGrid {
     cell: f32,
-    cells: HashMap<(i32, i32), Vec<[f32; 2]>>,
+    cells: HashMap<(i32, i32), Vec<V3>>,
 }
 
 impl PointGrid {
-    fn new(cell: f32, points: impl Iterator<Item = [f32; 2]>) -> Self {
-        let mut cells: HashMap<(i32, i32), Vec<[f32; 2]>> = HashMap::new();
+    fn new(cell: f32, points: impl Iterator<Item = V3>) -> Self {
+        let mut cells: HashMap<(i32, i32), Vec<V3>> = HashMap::new();
         for p in points {
             cells
                 .entry(((p[0] / cell).floor() as i32, (p[1] / cell).floor() as i32))
@@ -463,20 +463,25 @@ impl PointGrid {
         PointGrid { cell, cells }
     }
 
-    fn any_within(&self, p: [f32; 2], radius: f32) -> bool {
+    /// The point closest to `p` in plan within `radius`.
+    fn nearest_within(&self, p: [f32; 2], radius: f32) -> Option<V3> {
         let (cx, cy) = (
             (p[0] / self.cell).floor() as i32,
             (p[1] / self.cell).floor() as i32,
         );
         let reach = (radius / self.cell).ceil() as i32;
-        (-reach..=reach).any(|dx| {
-            (-reach..=reach).any(|dy| {
-                self.cells.get(&(cx + dx, cy + dy)).is_some_and(|pts| {
-                    pts.iter()
-                        .any(|q| (q[0] - p[0]).powi(2) + (q[1] - p[1]).powi(2) <= radius * radius)
-                })
-            })
-        })
+        let d2 = |q: &V3| (q[0] - p[0]).powi(2) + (q[1] - p[1]).powi(2);
+        (-reach..=reach)
+            .flat_map(|dx| (-reach..=reach).map(move |dy| (cx + dx, cy + dy)))
+            .filter_map(|key| self.cells.get(&key))
+            .flatten()
+            .filter(|q| d2(q) <= radius * radius)
+            .min_by(|a, b| d2(a).total_cmp(&d2(b)))
+            .copied()
+    }
+
+    fn any_within(&self, p: [f32; 2], radius: f32) -> bool {
+        self.nearest_within(p, radius).is_some()
     }
 }
 
@@ -788,22 +793,17 @@ fn underground_space(mesh: &mut Mesh, map: &Map, space: &mapfix_map::Underground
     let ceiling = space.ceiling as f32;
     // The floor follows the underground roads: long ear-clipped triangles are split until
     // short and draped onto the nearest lane line's height.
-    let lane_heights: Vec<V3> = map
-        .lane_lines
-        .iter()
-        .filter(|l| l.line.level == space.level)
-        .flat_map(|l| resample(&l.line.points.iter().map(v3).collect::<Vec<_>>(), 1.0))
-        .collect();
+    let lane_heights = PointGrid::new(
+        4.0,
+        map.lane_lines
+            .iter()
+            .filter(|l| l.line.level == space.level)
+            .flat_map(|l| resample(&l.line.points.iter().map(v3).collect::<Vec<_>>(), 1.0)),
+    );
     let drape = |p: V3| {
-        let nearest = lane_heights.iter().min_by(|a, b| {
-            let da = (a[0] - p[0]).powi(2) + (a[1] - p[1]).powi(2);
-            let db = (b[0] - p[0]).powi(2) + (b[1] - p[1]).powi(2);
-            da.total_cmp(&db)
-        });
-        let z = match nearest {
-            Some(n) if (n[0] - p[0]).powi(2) + (n[1] - p[1]).powi(2) < 144.0 => n[2],
-            _ => p[2],
-        };
+        let z = lane_heights
+            .nearest_within([p[0], p[1]], 12.0)
+            .map_or(p[2], |n| n[2]);
         [p[0], p[1], z - 0.01]
     };
     for t in triangulate(&flat) {
@@ -1041,8 +1041,8 @@ fn place_trees(mesh: &mut Mesh, map: &Map, ground: &GroundMap, rng: &mut ChaCha8
         8.0,
         map.signs
             .iter()
-            .map(|s| [s.position.x as f32, s.position.y as f32])
-            .chain(map.poles.iter().map(|p| [p.base.x as f32, p.base.y as f32])),
+            .map(|s| v3(&s.position))
+            .chain(map.poles.iter().map(|p| v3(&p.base))),
     );
     for edge in map.road_edges.iter().filter(|e| e.level == 0) {
         let points: Vec<V3> = edge.points.iter().map(v3).collect();
@@ -1148,14 +1148,11 @@ fn place_parked_cars(mesh: &mut Mesh, map: &Map, ground: &GroundMap, rng: &mut C
         4.0,
         map.lane_lines
             .iter()
-            .flat_map(|l| resample(&l.line.points.iter().map(v3).collect::<Vec<_>>(), 1.0))
-            .map(|p| [p[0], p[1]]),
+            .flat_map(|l| resample(&l.line.points.iter().map(v3).collect::<Vec<_>>(), 1.0)),
     );
     let stops = PointGrid::new(
         8.0,
-        map.stop_lines
-            .iter()
-            .flat_map(|s| s.points.iter().map(|p| [p.x as f32, p.y as f32])),
+        map.stop_lines.iter().flat_map(|s| s.points.iter().map(v3)),
     );
     for edge in map.road_edges.iter().filter(|e| e.level == 0) {
         let points: Vec<V3> = edge.points.iter().map(v3).collect();

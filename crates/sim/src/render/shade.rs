@@ -12,7 +12,7 @@ use super::scene::{dot, normalize, scale, sub, Material, V3};
 pub(crate) type Rgb = [f32; 3];
 
 #[inline]
-fn hash(x: i32, y: i32, seed: u32) -> u32 {
+pub(crate) fn hash(x: i32, y: i32, seed: u32) -> u32 {
     let mut h = (x as u32).wrapping_mul(0x8da6b343)
         ^ (y as u32).wrapping_mul(0xd8163841)
         ^ seed.wrapping_mul(0xcb1ab31f);
@@ -26,20 +26,62 @@ pub(crate) fn hash01(x: i32, y: i32, seed: u32) -> f32 {
     (hash(x, y, seed) >> 8) as f32 / (1u32 << 24) as f32
 }
 
-/// Smooth value noise in [0, 1].
+/// floor() without a libm call (the baseline x86-64 target has no rounding instruction).
+#[inline]
+pub(crate) fn floor(x: f32) -> f32 {
+    let i = x as i32;
+    (i - (x < i as f32) as i32) as f32
+}
+
+/// x mod 1, in [0, 1).
+#[inline]
+fn frac(x: f32) -> f32 {
+    x - floor(x)
+}
+
+const NOISE_SIZE: usize = 256;
+
+/// A tileable table of random values: one load per lattice point instead of a hash.
+fn noise_table() -> &'static [f32] {
+    static TABLE: std::sync::OnceLock<Vec<f32>> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        (0..NOISE_SIZE * NOISE_SIZE)
+            .map(|i| hash01((i % NOISE_SIZE) as i32, (i / NOISE_SIZE) as i32, 0x51ed))
+            .collect()
+    })
+}
+
+/// Smooth value noise in [0, 1]; each seed reads a different part of the table.
 #[inline]
 fn noise(x: f32, y: f32, seed: u32) -> f32 {
-    let (fx, fy) = (x.floor(), y.floor());
-    let (ix, iy) = (fx as i32, fy as i32);
+    let table = noise_table();
+    let (x, y) = (x + seed as f32 * 37.1, y + seed as f32 * 91.7);
+    let (fx, fy) = (floor(x), floor(y));
+    let (ix, iy) = (
+        fx as i32 as usize & (NOISE_SIZE - 1),
+        fy as i32 as usize & (NOISE_SIZE - 1),
+    );
+    let (jx, jy) = ((ix + 1) & (NOISE_SIZE - 1), (iy + 1) & (NOISE_SIZE - 1));
     let (tx, ty) = (x - fx, y - fy);
     let (sx, sy) = (tx * tx * (3.0 - 2.0 * tx), ty * ty * (3.0 - 2.0 * ty));
-    let a = hash01(ix, iy, seed);
-    let b = hash01(ix + 1, iy, seed);
-    let c = hash01(ix, iy + 1, seed);
-    let d = hash01(ix + 1, iy + 1, seed);
+    let a = table[iy * NOISE_SIZE + ix];
+    let b = table[iy * NOISE_SIZE + jx];
+    let c = table[jy * NOISE_SIZE + ix];
+    let d = table[jy * NOISE_SIZE + jx];
     let top = a + (b - a) * sx;
     let bottom = c + (d - c) * sx;
     top + (bottom - top) * sy
+}
+
+/// Noise of frequency `freq` (1/m), or its mean where a pixel covers several of its
+/// cells (`footprint` metres per pixel): cheaper, and no shimmering in the distance.
+#[inline]
+fn detail(x: f32, y: f32, freq: f32, seed: u32, footprint: f32) -> f32 {
+    if footprint * freq > 0.7 {
+        0.5
+    } else {
+        noise(x * freq, y * freq, seed)
+    }
 }
 
 fn mix(a: Rgb, b: Rgb, t: f32) -> Rgb {
@@ -160,22 +202,21 @@ impl ShadeContext<'_> {
         let distance = dot(p, p).sqrt();
         let view_dir = scale(p, 1.0 / distance);
         let cos_view = dot(tri.normal, view_dir).abs();
+        // Metres of surface under one pixel.
+        let footprint = distance / self.fx / cos_view.max(0.2);
         let mut emission = [0.0; 3];
         let mut wet = 0.0;
         let mut retro = 0.0;
         let albedo: Rgb = match tri.material {
             Material::Ground => {
-                let jitter = (noise(world[0] * 1.3, world[1] * 1.3, 3) - 0.5) * 0.35;
+                let jitter = (detail(world[0], world[1], 1.3, 3, footprint * 5.0) - 0.5) * 0.35;
                 match self.ground.class_at(world[0] + jitter, world[1] - jitter) {
                     GroundClass::Road => {
                         wet = c.rain;
-                        asphalt(world[0], world[1])
+                        asphalt(world[0], world[1], footprint)
                     }
                     GroundClass::Pavement => {
-                        let (tx, ty) = (
-                            (world[0] * 3.3).fract().abs(),
-                            (world[1] * 3.3).fract().abs(),
-                        );
+                        let (tx, ty) = (frac(world[0] * 3.3), frac(world[1] * 3.3));
                         let seam = if tx < 0.06 || ty < 0.06 { 0.75 } else { 1.0 };
                         wet = c.rain * 0.6;
                         scale(
@@ -185,7 +226,7 @@ impl ShadeContext<'_> {
                     }
                     _ => {
                         let n = noise(world[0] * 0.5, world[1] * 0.5, 5) * 0.6
-                            + noise(world[0] * 4.0, world[1] * 4.0, 6) * 0.4;
+                            + detail(world[0], world[1], 4.0, 6, footprint) * 0.4;
                         mix(
                             [0.06, 0.11, 0.03],
                             [0.16, 0.13, 0.08],
@@ -196,7 +237,7 @@ impl ShadeContext<'_> {
             }
             Material::Asphalt => {
                 wet = c.rain * 0.3;
-                scale(asphalt(world[0], world[1]), 0.9)
+                scale(asphalt(world[0], world[1], footprint), 0.9)
             }
             Material::Paint { yellow } => {
                 wet = c.rain * 0.8;
@@ -206,10 +247,10 @@ impl ShadeContext<'_> {
                     [0.72, 0.72, 0.70]
                 };
                 let worn = noise(world[0] * 2.5, world[1] * 2.5, 9) * 0.7
-                    + noise(world[0] * 13.0, world[1] * 13.0, 10) * 0.3;
+                    + detail(world[0], world[1], 13.0, 10, footprint) * 0.3;
                 mix(
                     paint,
-                    asphalt(world[0], world[1]),
+                    asphalt(world[0], world[1], footprint),
                     ((worn - 0.55) * 2.5).clamp(0.0, 0.85),
                 )
             }
@@ -229,7 +270,7 @@ impl ShadeContext<'_> {
             }
             Material::Bark => [0.10, 0.07, 0.05],
             Material::Foliage { tint } => {
-                let n = noise(u * 2.2, v * 2.2, 12) * 0.5 + noise(u * 7.0, v * 7.0, 13) * 0.5;
+                let n = noise(u * 2.2, v * 2.2, 12) * 0.5 + detail(u, v, 7.0, 13, footprint) * 0.5;
                 scale(FOLIAGE[tint as usize % FOLIAGE.len()], 0.55 + 0.9 * n)
             }
             Material::CarBody { colour } => {
@@ -245,10 +286,7 @@ impl ShadeContext<'_> {
                 scale([0.42, 0.41, 0.39], 0.8 + 0.35 * noise(u * 0.8, v * 0.8, 14))
             }
             Material::Ceiling => {
-                let (lx, ly) = (
-                    (world[0] / 6.0).rem_euclid(1.0),
-                    (world[1] / 4.0).rem_euclid(1.0),
-                );
+                let (lx, ly) = (frac(world[0] / 6.0), frac(world[1] / 4.0));
                 if (lx - 0.5).abs() < 0.1 && (ly - 0.5).abs() < 0.02 {
                     emission = [6.0, 6.0, 5.6];
                 }
@@ -318,8 +356,8 @@ impl ShadeContext<'_> {
         let mut light = scale(c.underground_light, 0.7 + 0.3 * normal[2].abs());
         // Nearest ceiling panel on the 6 m × 4 m grid.
         let (gx, gy) = (
-            ((world[0] / 6.0).floor() + 0.5) * 6.0,
-            ((world[1] / 4.0).floor() + 0.5) * 4.0,
+            (floor(world[0] / 6.0) + 0.5) * 6.0,
+            (floor(world[1] / 4.0) + 0.5) * 4.0,
         );
         let to_light = [gx - world[0], gy - world[1], self.ceiling - 0.05 - world[2]];
         let d2 = dot(to_light, to_light).max(0.3);
@@ -356,12 +394,12 @@ impl ShadeContext<'_> {
 
     fn facade(&self, style: u32, u: f32, v: f32, cos_view: f32, emission: &mut Rgb) -> Rgb {
         let base = FACADE_COLOURS[(style % 8) as usize];
-        let floor_h = 3.0 + (style >> 4) as f32 % 4.0 * 0.15;
-        let spacing = 2.3 + (style >> 6) as f32 % 5.0 * 0.25;
-        let floor = (v / floor_h).floor();
-        let (fu, fv) = ((u / spacing).rem_euclid(1.0), (v / floor_h).rem_euclid(1.0));
+        let floor_h = 3.0 + ((style >> 4) % 4) as f32 * 0.15;
+        let spacing = 2.3 + ((style >> 6) % 5) as f32 * 0.25;
+        let storey = floor(v / floor_h);
+        let (fu, fv) = (frac(u / spacing), frac(v / floor_h));
         let plaster = scale(base, 0.9 + 0.2 * noise(u * 0.5, v * 0.5, style));
-        let ground_floor = floor < 1.0;
+        let ground_floor = storey < 1.0;
         let (win_w, win_lo, win_hi) = if ground_floor {
             (0.75, 0.12, 0.8)
         } else {
@@ -375,7 +413,7 @@ impl ShadeContext<'_> {
                 && v > 0.2;
             return if frame { scale(plaster, 1.2) } else { plaster };
         }
-        let cell = ((u / spacing).floor() as i32, floor as i32);
+        let cell = (floor(u / spacing) as i32, storey as i32);
         let lit = hash01(cell.0, cell.1, style) < 0.18;
         if self.conditions.is_dark() && lit {
             *emission = [0.45, 0.34, 0.2];
@@ -407,11 +445,11 @@ impl ShadeContext<'_> {
     }
 }
 
-fn asphalt(x: f32, y: f32) -> Rgb {
-    let grain = noise(x * 9.0, y * 9.0, 1) * 0.5 + noise(x * 31.0, y * 31.0, 2) * 0.5;
+fn asphalt(x: f32, y: f32, footprint: f32) -> Rgb {
+    let grain = detail(x, y, 9.0, 1, footprint) * 0.5 + detail(x, y, 31.0, 2, footprint) * 0.5;
     let patch = noise(x * 0.15, y * 0.15, 16);
     // Repaired strips: rectangles of slightly darker, fresher asphalt.
-    let (cx, cy) = ((x / 7.0).floor() as i32, (y / 2.5).floor() as i32);
+    let (cx, cy) = (floor(x / 7.0) as i32, floor(y / 2.5) as i32);
     let repair = if hash01(cx, cy, 17) > 0.93 { 0.8 } else { 1.0 };
     let g = (0.07 + 0.035 * grain + 0.025 * patch) * repair;
     [g, g, g * 1.03]
