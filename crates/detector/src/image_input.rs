@@ -1,0 +1,40 @@
+//! Pictures in, network input out.
+
+use crate::error::{DetectorError, Result};
+use candle_core::{Device, Tensor};
+use image::imageops::FilterType;
+use image::RgbImage;
+use std::path::Path;
+
+/// Decodes an image file to RGB, naming the file on failure.
+pub fn read_rgb(path: &Path) -> Result<RgbImage> {
+    let image = image::open(path).map_err(|error| DetectorError::Image {
+        path: path.to_owned(),
+        reason: error.to_string(),
+    })?;
+    Ok(image.to_rgb8())
+}
+
+/// A (1, 3, H, W) f32 tensor of the image's RGB values in 0‥255, resized to
+/// `width` × `height` (bilinear) when its size differs.
+pub fn image_tensor(image: &RgbImage, width: u32, height: u32) -> Result<Tensor> {
+    let resized;
+    let image = if image.dimensions() == (width, height) {
+        image
+    } else {
+        resized = image::imageops::resize(image, width, height, FilterType::Triangle);
+        &resized
+    };
+    let plane = (width * height) as usize;
+    let mut planar = vec![0f32; 3 * plane];
+    for (index, pixel) in image.pixels().enumerate() {
+        for (channel, &value) in pixel.0.iter().enumerate() {
+            planar[channel * plane + index] = f32::from(value);
+        }
+    }
+    Ok(Tensor::from_vec(
+        planar,
+        (1, 3, height as usize, width as usize),
+        &Device::Cpu,
+    )?)
+}

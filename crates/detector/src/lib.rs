@@ -1,0 +1,17 @@
+//! The "eyes" of mapfix: a convolutional network on candle that turns dashcam frames into
+//! traffic-sign and lane-line detections. This crate holds the ImageNet-pretrained
+//! EfficientNet-Lite0 backbone (the start of transfer learning), the import of its
+//! published PyTorch weights into a safetensors file with batch-norm folded in, and the CPU
+//! kernels (direct depthwise convolution, 1×1 convolutions as matrix products) that make
+//! it fast enough to run per frame on two cores.
+
+pub mod efficientnet;
+pub mod error;
+pub mod image_input;
+pub mod import;
+pub mod ops;
+pub mod pth;
+
+pub use efficientnet::{EfficientNetLite0, Features, Kernels};
+pub use error::{DetectorError, Result};
+pub use import::{import_backbone, ImportReport};
