@@ -142,7 +142,10 @@ fn solve_names_the_file_and_line_of_bad_input() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("bad.jsonl line 3"), "{stderr}");
-    assert!(stderr.contains("fy"), "{stderr}");
+    assert!(
+        stderr.contains("camera: missing or invalid \"width\""),
+        "{stderr}"
+    );
 }
 
 #[test]

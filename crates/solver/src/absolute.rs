@@ -12,6 +12,8 @@ use mapfix_core::Vec3;
 
 /// Fewest landmarks for an unambiguous 6-DoF pose (three admit up to four poses).
 pub const MIN_LANDMARKS: usize = 4;
+/// The first refinement after RANSAC includes landmarks up to this many thresholds.
+const WIDE_THRESHOLD_FACTOR: f64 = 2.0;
 /// Least-squares iterations of each local optimisation inside RANSAC.
 const LOCAL_ITERATIONS: usize = 1;
 
@@ -118,7 +120,16 @@ impl AbsolutePose {
         if best.inliers < MIN_LANDMARKS {
             return Err(no_consensus(best.inliers));
         }
-        workspace.mask.extend_from_slice(workspace.ransac.inliers());
+        // RANSAC's model was fitted to its own inliers; landmarks just beyond the threshold
+        // may be inliers that a biased model pushed out. Refine on a wider set (the robust
+        // loss tempers any outlier in it), then settle the inliers at the threshold.
+        workspace.mask.resize(observations.len(), false);
+        update_mask(
+            &problem,
+            &best.model,
+            WIDE_THRESHOLD_FACTOR * options.inlier_threshold,
+            &mut workspace.mask,
+        );
         let refine_options = RefineOptions {
             loss: options.loss,
             max_iterations: options.max_refine_iterations,
@@ -130,8 +141,6 @@ impl AbsolutePose {
             Freedom::Full,
             &refine_options,
         );
-        // The refined pose may explain landmarks RANSAC's model missed, or lose some:
-        // settle the inlier set once more.
         if update_mask(
             &problem,
             &refined.pose,
