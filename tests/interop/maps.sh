@@ -46,11 +46,13 @@ PY
 }
 
 check "$data/lanelet2-karlsruhe/mapping_example.osm" 'info["signs"] == 11 and info["lane_lines"] >= 180 and info["stop_lines"] >= 20'
-check "$data/lanelet2-kashiwanoha/lanelet2_map.osm" 'info["signs"] >= 1 and info["lane_lines"] >= 20'
-check "$data/opendrive-esmini/multi_intersections.xodr" 'info["signs"] >= 50'
+check "$data/lanelet2-kashiwanoha/lanelet2_map.osm" 'info["signs"] == 1 and info["lane_lines"] >= 20'
+# 127 signals, of which 68 are lights, 21 road markings and 17 stop lines (StVO 294).
+check "$data/opendrive-esmini/multi_intersections.xodr" 'info["signs"] == 21 and info["stop_lines"] == 17'
 check "$data/opendrive-esmini/straight_500m_signs.xodr" 'info["signs"] == 19'
-check "$data/opendrive-carla/Town01.xodr" 'info["signs"] >= 1 and info["lane_lines"] >= 100'
-check "$data/opendrive-carla/Town02.xodr" 'info["signs"] >= 1 and info["lane_lines"] >= 100'
+# CARLA's signals are all traffic lights; its signs are `Speed_N` objects.
+check "$data/opendrive-carla/Town01.xodr" 'info["signs"] == 22 and info["lane_lines"] >= 100'
+check "$data/opendrive-carla/Town02.xodr" 'info["signs"] == 21 and info["lane_lines"] >= 100'
 for other in e6mini fabriksgatan_traffic_lights soderleden some_signs; do
     check "$data/opendrive-esmini/$other.xodr" 'info["lane_lines"] >= 1'
 done
