@@ -31,6 +31,9 @@ enum Command {
     Bench(cmd::bench::BenchCommand),
     /// Render synthetic drives (video, labels, truth, GNSS) and training sets from a map.
     Simulate(cmd::simulate::SimulateArgs),
+    /// Import and check neural-network weights (the pretrained detector backbone).
+    #[command(subcommand)]
+    Model(cmd::model::ModelCommand),
 }
 
 fn main() -> ExitCode {
@@ -41,6 +44,7 @@ fn main() -> ExitCode {
         Command::Solve(args) => cmd::solve::run(args),
         Command::Bench(command) => cmd::bench::run(command),
         Command::Simulate(args) => cmd::simulate::run(args),
+        Command::Model(command) => cmd::model::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -5,3 +5,4 @@ pub mod map;
 pub mod bench;
 pub mod solve;
 pub mod simulate;
+pub mod model;

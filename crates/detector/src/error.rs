@@ -5,7 +5,7 @@ use std::path::PathBuf;
 /// Everything that can go wrong reading weights, converting them or running the network.
 #[derive(Debug, thiserror::Error)]
 pub enum DetectorError {
-    #[error("{}: {source}", path.display())]
+    #[error("cannot read {}", path.display())]
     Io {
         path: PathBuf,
         #[source]
