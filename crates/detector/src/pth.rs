@@ -254,3 +254,134 @@ fn unwrap_state_dict(saved: Object) -> Object {
         other => other,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Writes pickle opcodes for a hand-made legacy checkpoint.
+    #[derive(Default)]
+    struct Pickle(Vec<u8>);
+
+    impl Pickle {
+        fn op(&mut self, bytes: &[u8]) -> &mut Self {
+            self.0.extend_from_slice(bytes);
+            self
+        }
+        fn text(&mut self, text: &str) -> &mut Self {
+            self.op(b"X")
+                .op(&(text.len() as u32).to_le_bytes())
+                .op(text.as_bytes())
+        }
+        fn int(&mut self, value: u8) -> &mut Self {
+            self.op(&[b'K', value])
+        }
+        fn global(&mut self, module: &str, name: &str) -> &mut Self {
+            self.op(format!("c{module}\n{name}\n").as_bytes())
+        }
+        fn tuple(&mut self, values: &[u8]) -> &mut Self {
+            self.op(b"(");
+            values.iter().for_each(|&v| {
+                self.int(v);
+            });
+            self.op(b"t")
+        }
+        /// A `_rebuild_tensor_v2` call on float storage `key` of `numel` elements.
+        fn tensor(
+            &mut self,
+            key: &str,
+            numel: u8,
+            offset: u8,
+            size: &[u8],
+            stride: &[u8],
+        ) -> &mut Self {
+            self.global("torch._utils", "_rebuild_tensor_v2").op(b"((");
+            self.text("storage")
+                .global("torch", "FloatStorage")
+                .text(key)
+                .text("cpu");
+            self.int(numel)
+                .op(b"NtQ")
+                .int(offset)
+                .tuple(size)
+                .tuple(stride)
+                .op(b"\x89");
+            self.global("collections", "OrderedDict").op(b")RtR")
+        }
+    }
+
+    /// Two tensors viewing one storage of 0, 1, …, 11: a 2×3 matrix stored column-major
+    /// (strides (1, 2)), and a 2×2 block at offset 6 with its rows 3 apart.
+    fn legacy_checkpoint() -> Vec<u8> {
+        let mut file = LEGACY_MAGIC.to_vec();
+        file.extend_from_slice(&[0x80, 0x02, b'M', 0xe9, 0x03, b'.']);
+        let mut info = Pickle::default();
+        info.op(&[0x80, 0x02])
+            .op(b"}(")
+            .text("little_endian")
+            .op(b"\x88u.");
+        file.extend(info.0);
+        let mut state = Pickle::default();
+        state
+            .op(&[0x80, 0x02])
+            .global("collections", "OrderedDict")
+            .op(b")R(");
+        state
+            .text("transposed")
+            .tensor("7", 12, 0, &[2, 3], &[1, 2]);
+        state.text("block").tensor("7", 12, 6, &[2, 2], &[3, 1]);
+        state.op(b"u.");
+        file.extend(state.0);
+        let mut keys = Pickle::default();
+        keys.op(&[0x80, 0x02]).op(b"](").text("7").op(b"e.");
+        file.extend(keys.0);
+        file.extend_from_slice(&12u64.to_le_bytes());
+        for value in 0..12 {
+            file.extend_from_slice(&(value as f32).to_le_bytes());
+        }
+        file
+    }
+
+    fn read(bytes: &[u8]) -> Result<HashMap<String, Tensor>> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("legacy.pth");
+        std::fs::write(&path, bytes).unwrap();
+        Ok(read_checkpoint(&path)?.into_iter().collect())
+    }
+
+    #[test]
+    fn legacy_tensors_honour_strides_and_offsets() {
+        let tensors = read(&legacy_checkpoint()).unwrap();
+        let transposed = tensors["transposed"].to_vec2::<f32>().unwrap();
+        assert_eq!(transposed, [[0.0, 2.0, 4.0], [1.0, 3.0, 5.0]]);
+        let block = tensors["block"].to_vec2::<f32>().unwrap();
+        assert_eq!(block, [[6.0, 7.0], [9.0, 10.0]]);
+    }
+
+    #[test]
+    fn a_cut_off_storage_is_reported() {
+        let mut bytes = legacy_checkpoint();
+        bytes.truncate(bytes.len() - 5);
+        let error = read(&bytes).unwrap_err().to_string();
+        assert!(
+            error.contains("storage 7: file ends after 43 of 48 bytes"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_view_past_its_storage_is_refused() {
+        let bytes = legacy_checkpoint();
+        // Shrink the storage to 8 elements: the block at offset 6 now reaches past it.
+        let header = bytes.len() - 12 * 4 - 8;
+        let mut short = bytes[..header].to_vec();
+        short.extend_from_slice(&8u64.to_le_bytes());
+        short.extend_from_slice(&bytes[header + 8..header + 8 + 8 * 4]);
+        let error = read(&short).unwrap_err().to_string();
+        assert!(
+            error.contains("tensor block")
+                && error.contains("reaches past its storage of 8 elements"),
+            "{error}"
+        );
+    }
+}
