@@ -11,7 +11,7 @@ use crate::covariance::finish;
 use crate::degeneracy::{check_bearing_spread, check_observations, Degeneracy};
 use crate::fix::{Fix, PoseSolver, SolveError, SolveOptions};
 use crate::pose::{CameraPose, Observations, Solutions};
-use crate::refine::{refine, Freedom, RefineOptions};
+use crate::refine::{point_residual_squared, refine, Freedom, RefineOptions};
 use mapfix_core::{Rot3, Vec3};
 use nalgebra::Vector2;
 
@@ -25,6 +25,8 @@ pub struct Upright {
 /// Landmarks whose levelled bearings are closer to horizontal than this (in their
 /// vertical component) cannot fix the height in the 2-point solver.
 const MIN_VERTICAL: f64 = 1e-9;
+/// Further pairs tried when the preferred ones give no pose.
+const MAX_FALLBACK_PAIRS: usize = 64;
 
 impl Upright {
     pub fn new(rotation_guess: Rot3) -> Self {
@@ -86,33 +88,48 @@ impl Upright {
         solutions
     }
 
-    /// The best 2-point pose over pairs spread as widely as the bearings allow.
+    /// The best 2-point pose over a few well-spread pairs: the lowest and highest
+    /// landmark (the vertical equation fixes the ranges best), the widest angle, and —
+    /// only if those give nothing, as noise can make a pair inconsistent — further pairs.
     fn initial(
         &self,
         bearings: &[Vec3],
         points: &[Vec3],
         threshold: f64,
     ) -> Result<CameraPose, SolveError> {
+        let n = bearings.len();
+        let up = self.rotation_guess.inverse() * Vec3::z();
+        let height = |i: usize| bearings[i].dot(&up);
+        let lowest = (0..n)
+            .min_by(|&a, &b| height(a).total_cmp(&height(b)))
+            .unwrap_or(0);
+        let highest = (0..n)
+            .max_by(|&a, &b| height(a).total_cmp(&height(b)))
+            .unwrap_or(0);
         let farthest_from = |i: usize| {
-            (0..bearings.len())
+            (0..n)
                 .max_by(|&a, &b| {
                     let spread = |j: usize| bearings[i].cross(&bearings[j]).norm_squared();
                     spread(a).total_cmp(&spread(b))
                 })
                 .unwrap_or(i)
         };
-        let first = farthest_from(0);
-        let second = farthest_from(first);
+        let widest = farthest_from(0);
+        let preferred = [(lowest, highest), (widest, farthest_from(widest))];
+        let fallback = (0..n)
+            .flat_map(|i| (i + 1..n).map(move |j| (i, j)))
+            .take(MAX_FALLBACK_PAIRS);
+
         let mut best: Option<(f64, CameraPose)> = None;
         let mut candidates = 0;
-        let pairs = [(first, 0), (first, second)];
-        for (index, &(i, j)) in pairs.iter().enumerate() {
-            if i == j
-                || pairs[..index]
-                    .iter()
-                    .any(|&(a, b)| (a, b) == (i, j) || (b, a) == (i, j))
-            {
+        let mut tried: [(usize, usize); 2] = [(usize::MAX, usize::MAX); 2];
+        for (round, (i, j)) in preferred.into_iter().chain(fallback).enumerate() {
+            let pair = (i.min(j), i.max(j));
+            if i == j || tried.contains(&pair) || (round >= preferred.len() && best.is_some()) {
                 continue;
+            }
+            if round < tried.len() {
+                tried[round] = pair;
             }
             for pose in &self.minimal(&[bearings[i], bearings[j]], &[points[i], points[j]]) {
                 candidates += 1;
@@ -120,8 +137,9 @@ impl Upright {
                     .iter()
                     .zip(points)
                     .map(|(b, x)| {
-                        let p = pose.to_camera(x);
-                        (2.0 * (1.0 - b.dot(&p) / p.norm())).min(threshold * threshold)
+                        point_residual_squared(pose, b, x)
+                            .unwrap_or(1.0)
+                            .min(threshold * threshold)
                     })
                     .sum();
                 if best.is_none_or(|(s, _)| score < s) {
@@ -129,7 +147,7 @@ impl Upright {
                 }
             }
         }
-        if bearings.len() == 2 && candidates > 1 {
+        if n == 2 && candidates > 1 {
             return Err(SolveError::Degenerate(Degeneracy::Ambiguous {
                 solutions: candidates,
             }));
