@@ -129,6 +129,14 @@ pub fn load_world(path: &Path, seed: u64) -> anyhow::Result<(Map, Scene, LaneNet
     Ok((map, scene, network))
 }
 
+/// This process's command line, program name as `mapfix`, for the record in sim.json.
+fn command_line() -> String {
+    std::iter::once("mapfix".to_owned())
+        .chain(std::env::args().skip(1))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn progress_bar(total: usize, what: &str) -> ProgressBar {
     let bar = ProgressBar::new(total as u64);
     bar.set_style(
@@ -198,6 +206,7 @@ fn run_drive(args: DriveArgs) -> anyhow::Result<()> {
         },
         seed: args.seed,
         route_source: args.route.clone(),
+        command: command_line(),
     };
     let frames = (args.seconds * camera.fps).round() as usize;
     let bar = progress_bar(frames, "rendering");
@@ -237,6 +246,7 @@ fn run_dataset(args: DatasetArgs) -> anyhow::Result<()> {
         count: args.count,
         camera,
         seed: args.seed,
+        command: command_line(),
     };
     let bar = progress_bar(args.count, "rendering");
     let started = Instant::now();
@@ -308,6 +318,7 @@ pub fn bench(args: BenchSimArgs) -> anyhow::Result<()> {
         gnss: GnssConfig::default(),
         seed: args.seed,
         route_source: "auto".into(),
+        command: command_line(),
     };
     let scratch = std::env::temp_dir().join(format!("mapfix-bench-sim-{}", std::process::id()));
     let started = Instant::now();

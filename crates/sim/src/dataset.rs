@@ -35,6 +35,8 @@ pub struct DatasetOptions {
     pub count: usize,
     pub camera: CameraModel,
     pub seed: u64,
+    /// The command line that asked for the set, recorded in `dataset.json`.
+    pub command: String,
 }
 
 /// What a training set holds.
@@ -207,6 +209,7 @@ pub fn write_dataset(
     write_text(&out.join("truth.csv"), &truth)?;
     let record = serde_json::json!({
         "generator": concat!("mapfix-sim ", env!("CARGO_PKG_VERSION")),
+        "command": options.command,
         "seed": options.seed,
         "seeds": "frame k draws its pose, conditions and noise from SplitMix64 stream k of the seed",
         "map": { "name": map.name, "provenance": map.provenance },
@@ -234,6 +237,7 @@ mod tests {
             count: 24,
             camera: dashcam(192, 108, 30.0),
             seed,
+            command: String::new(),
         };
         write_dataset(&map, &scene, &network, &options, out, &mut |_| {}).unwrap()
     }

@@ -57,6 +57,8 @@ pub struct DriveOptions {
     pub seed: u64,
     /// How the route was chosen (`auto` or the route file), recorded in `sim.json`.
     pub route_source: String,
+    /// The command line that asked for the drive, recorded in `sim.json`.
+    pub command: String,
 }
 
 /// What a drive wrote.
@@ -203,6 +205,7 @@ pub fn write_drive(
     };
     let record = serde_json::json!({
         "generator": concat!("mapfix-sim ", env!("CARGO_PKG_VERSION")),
+        "command": options.command,
         "seed": options.seed,
         "seeds": "route, conditions, GNSS and each frame draw from the seed by SplitMix64 streams 1, 2, 3 and 2^32 + frame",
         "map": { "name": map.name, "provenance": map.provenance },
@@ -330,6 +333,7 @@ mod tests {
             gnss: GnssConfig::default(),
             seed,
             route_source: "test".into(),
+            command: String::new(),
         };
         let scene = Scene::build(&map, seed);
         let mut calls = 0;

@@ -149,18 +149,17 @@ impl Route {
                 break;
             }
             let centre = &network.lanes[lane].centre;
-            if let Some((next, next_s)) = try_lane_change(network, lane, s, &mut rng) {
-                let (change_at, change_length, target_s) = next_s;
-                path.extend(centre.slice(s, change_at));
-                let target = &network.lanes[next].centre;
-                path.extend((0..=(change_length / NODE_STEP) as usize).map(|k| {
+            if let Some(change) = try_lane_change(network, lane, s, &mut rng) {
+                path.extend(centre.slice(s, change.start));
+                let target = &network.lanes[change.target].centre;
+                path.extend((0..=(change.length / NODE_STEP) as usize).map(|k| {
                     let x = k as f64 * NODE_STEP;
-                    let w = smoothstep(x / change_length);
+                    let w = smoothstep(x / change.length);
                     centre
-                        .point_at(change_at + x)
-                        .lerp(&target.point_at(target_s + x), w)
+                        .point_at(change.start + x)
+                        .lerp(&target.point_at(change.target_start + x), w)
                 }));
-                (lane, s) = (next, target_s + change_length);
+                (lane, s) = (change.target, change.target_start + change.length);
                 continue;
             }
             path.extend(centre.slice(s, centre.length()));
@@ -367,7 +366,7 @@ impl Route {
         let along = ahead - behind;
         let yaw = along.y.atan2(along.x);
         let grade = along.z.atan2(along.xy().norm());
-        let k = self.curvature_at(distance);
+        let k = self.curvature(distance);
         let wave = |offset: usize| -> f64 {
             self.bumps[offset..offset + 3]
                 .iter()
@@ -381,16 +380,12 @@ impl Route {
         Pose::new(position, Attitude { roll, pitch, yaw })
     }
 
-    fn curvature_at(&self, distance: f64) -> f64 {
+    /// Signed curvature (1/m, left positive) at `distance` along the path.
+    pub fn curvature(&self, distance: f64) -> f64 {
         let x = (distance / NODE_STEP).clamp(0.0, (self.curvature.len() - 1) as f64);
         let i = (x.floor() as usize).min(self.curvature.len() - 2);
         let t = x - i as f64;
         self.curvature[i] * (1.0 - t) + self.curvature[i + 1] * t
-    }
-
-    /// Signed curvature (1/m, left positive) at `distance` along the path.
-    pub fn curvature(&self, distance: f64) -> f64 {
-        self.curvature_at(distance)
     }
 }
 
@@ -487,14 +482,13 @@ impl PathBuilder {
     }
 }
 
-/// A lane change from `lane` at arc `s`, if one is drawn and possible: the target lane and
-/// (where the change starts, its length, the arc on the target lane where it starts).
+/// A lane change from `lane` at arc `s`, if one is drawn and possible.
 fn try_lane_change(
     network: &LaneNetwork,
     lane: usize,
     s: f64,
     rng: &mut ChaCha8Rng,
-) -> Option<(usize, (f64, f64, f64))> {
+) -> Option<LaneChange> {
     let length = network.lanes[lane].centre.length();
     let change_length = rng.random_range(30.0..45.0);
     let left = rng.random_bool(0.5);
@@ -503,8 +497,21 @@ fn try_lane_change(
     }
     let start = rng.random_range(s + 10.0..length - change_length - 20.0);
     let (target, target_s) = network.neighbour(lane, start, left)?;
-    (target_s + change_length <= network.lanes[target].centre.length())
-        .then_some((target, (start, change_length, target_s)))
+    (target_s + change_length <= network.lanes[target].centre.length()).then_some(LaneChange {
+        target,
+        start,
+        length: change_length,
+        target_start: target_s,
+    })
+}
+
+/// A lane change: from arc `start` on the current lane over `length` metres onto lane
+/// `target`, joined at arc `target_start`.
+struct LaneChange {
+    target: usize,
+    start: f64,
+    length: f64,
+    target_start: f64,
 }
 
 /// The lanes (each with the link taken out of it, the last with none) from `from` to

@@ -201,59 +201,105 @@ fn strip_start_code(nal: &[u8]) -> &[u8] {
         .unwrap_or(nal)
 }
 
+/// What decoding a written video found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DecodedVideo {
+    pub width: usize,
+    pub height: usize,
+    /// Mean luma (0–255) of every decoded frame, in order.
+    pub mean_luma: Vec<f64>,
+}
+
+/// Decodes every frame of an MP4's first video track with OpenH264, to check a written
+/// video (frame count, size, content) the way a player would read it.
+pub fn decode(path: &Path) -> Result<DecodedVideo, SimError> {
+    use openh264::decoder::Decoder;
+    use openh264::formats::YUVSource;
+    let error = |message: String| SimError::Encode {
+        path: path.to_owned(),
+        message,
+    };
+    let file = File::open(path).map_err(|source| SimError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let size = file
+        .metadata()
+        .map_err(|source| SimError::Read {
+            path: path.to_owned(),
+            source,
+        })?
+        .len();
+    let mut reader = mp4::Mp4Reader::read_header(std::io::BufReader::new(file), size)
+        .map_err(|e| error(e.to_string()))?;
+    let track_id = *reader
+        .tracks()
+        .keys()
+        .next()
+        .ok_or_else(|| error("no track".into()))?;
+    let track = &reader.tracks()[&track_id];
+    let mut annex_b = Vec::new();
+    for set in [
+        track.sequence_parameter_set(),
+        track.picture_parameter_set(),
+    ] {
+        annex_b.extend_from_slice(&[0, 0, 0, 1]);
+        annex_b.extend_from_slice(set.map_err(|e| error(e.to_string()))?);
+    }
+    let count = reader
+        .sample_count(track_id)
+        .map_err(|e| error(e.to_string()))?;
+    let mut decoder = Decoder::new().map_err(|e| error(e.to_string()))?;
+    let mut decoded = DecodedVideo {
+        width: 0,
+        height: 0,
+        mean_luma: Vec::new(),
+    };
+    let mut record = |yuv: &openh264::decoder::DecodedYUV| {
+        let (width, height) = yuv.dimensions();
+        let stride = yuv.strides().0;
+        let sum: f64 = (0..height)
+            .flat_map(|r| &yuv.y()[r * stride..r * stride + width])
+            .map(|&v| f64::from(v))
+            .sum();
+        (decoded.width, decoded.height) = (width, height);
+        decoded.mean_luma.push(sum / (width * height) as f64);
+    };
+    for id in 1..=count {
+        let sample = reader
+            .read_sample(track_id, id)
+            .map_err(|e| error(e.to_string()))?
+            .ok_or_else(|| error(format!("sample {id} is missing")))?;
+        let mut rest = &sample.bytes[..];
+        while rest.len() >= 4 {
+            let len = u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
+            let nal = rest
+                .get(4..4 + len)
+                .ok_or_else(|| error(format!("sample {id} is truncated")))?;
+            annex_b.extend_from_slice(&[0, 0, 0, 1]);
+            annex_b.extend_from_slice(nal);
+            rest = &rest[4 + len..];
+        }
+        if let Some(yuv) = decoder
+            .decode(&annex_b)
+            .map_err(|e| error(format!("sample {id}: {e}")))?
+        {
+            record(&yuv);
+        }
+        annex_b.clear();
+    }
+    for yuv in decoder
+        .flush_remaining()
+        .map_err(|e| error(e.to_string()))?
+    {
+        record(&yuv);
+    }
+    Ok(decoded)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use openh264::decoder::Decoder;
-    use std::io::BufReader;
-
-    /// Decodes every sample of the MP4's first track; returns (frames, width, height, the
-    /// mean luma of the first frame).
-    fn decode(path: &Path) -> (usize, usize, usize, f64) {
-        let file = File::open(path).unwrap();
-        let size = file.metadata().unwrap().len();
-        let mut reader = mp4::Mp4Reader::read_header(BufReader::new(file), size).unwrap();
-        let track_id = *reader.tracks().keys().next().unwrap();
-        let track = &reader.tracks()[&track_id];
-        let mut headers = Vec::new();
-        for set in [
-            track.sequence_parameter_set().unwrap(),
-            track.picture_parameter_set().unwrap(),
-        ] {
-            headers.extend_from_slice(&[0, 0, 0, 1]);
-            headers.extend_from_slice(set);
-        }
-        let count = reader.sample_count(track_id).unwrap();
-        let mut decoder = Decoder::new().unwrap();
-        let (mut frames, mut dims, mut first_luma) = (0, (0, 0), 0.0);
-        for id in 1..=count {
-            let sample = reader.read_sample(track_id, id).unwrap().unwrap();
-            let mut annex_b = if id == 1 { headers.clone() } else { Vec::new() };
-            let mut rest = &sample.bytes[..];
-            while rest.len() >= 4 {
-                let len = u32::from_be_bytes(rest[..4].try_into().unwrap()) as usize;
-                annex_b.extend_from_slice(&[0, 0, 0, 1]);
-                annex_b.extend_from_slice(&rest[4..4 + len]);
-                rest = &rest[4 + len..];
-            }
-            if let Some(yuv) = decoder.decode(&annex_b).unwrap() {
-                use openh264::formats::YUVSource;
-                dims = yuv.dimensions();
-                if frames == 0 {
-                    let (y, _, _) = yuv.strides();
-                    let luma = yuv.y();
-                    first_luma = (0..dims.1)
-                        .flat_map(|r| &luma[r * y..r * y + dims.0])
-                        .map(|&v| f64::from(v))
-                        .sum::<f64>()
-                        / (dims.0 * dims.1) as f64;
-                }
-                frames += 1;
-            }
-        }
-        frames += decoder.flush_remaining().unwrap().len();
-        (frames, dims.0, dims.1, first_luma)
-    }
 
     #[test]
     fn video_decodes_back_to_the_same_frames() {
@@ -271,11 +317,15 @@ mod tests {
             writer.push(&image).unwrap();
         }
         assert_eq!(writer.finish().unwrap(), 37);
-        let (frames, width, height, luma) = decode(&path);
-        assert_eq!((frames, width, height), (37, 160, 96));
+        let decoded = decode(&path).unwrap();
+        assert_eq!(
+            (decoded.mean_luma.len(), decoded.width, decoded.height),
+            (37, 160, 96)
+        );
+        let (first, second) = (decoded.mean_luma[0], decoded.mean_luma[1]);
         assert!(
-            (60.0..200.0).contains(&luma),
-            "the picture survives: mean luma {luma}"
+            first > second + 5.0,
+            "the bluer first frame survives: luma {first} then {second}"
         );
     }
 
