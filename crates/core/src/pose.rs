@@ -155,7 +155,7 @@ mod tests {
     proptest! {
         #[test]
         fn attitude_round_trips(
-            roll in -1.5f64..1.5, pitch in -1.5f64..1.5, heading in 0.0f64..6.28
+            roll in -1.5f64..1.5, pitch in -1.5f64..1.5, heading in 0.0f64..TAU
         ) {
             let attitude = Attitude::from_heading(heading, pitch, roll);
             let back = Attitude::from_rotation(&attitude.rotation());

@@ -567,7 +567,7 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn lateral_and_longitudinal_are_the_offset_in_the_truths_frame(
-            course in -3.14f64..3.14, left in -5.0f64..5.0, ahead in -5.0f64..5.0,
+            course in -std::f64::consts::PI..std::f64::consts::PI, left in -5.0f64..5.0, ahead in -5.0f64..5.0,
         ) {
             let forward = Vec3::new(course.cos(), course.sin(), 0.0);
             let side = Vec3::new(-course.sin(), course.cos(), 0.0);

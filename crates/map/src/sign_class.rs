@@ -106,7 +106,7 @@ fn speed_of(sub: Option<&str>, value: Option<f64>) -> Option<u32> {
     match n {
         51..=63 => Some((n - 50) * 10),
         // Some maps write the limit itself as the subtype.
-        5..=130 if n % 10 == 0 => Some(n),
+        5..=130 if n.is_multiple_of(10) => Some(n),
         _ => None,
     }
 }
