@@ -101,7 +101,8 @@ pub(crate) fn tangent_basis(bearing: &Vec3) -> (Vec3, Vec3) {
     } else {
         Vec3::y()
     };
-    let first = bearing.cross(&helper).normalize();
+    let first = bearing.cross(&helper);
+    let first = first * (1.0 / first.norm());
     (first, bearing.cross(&first))
 }
 
@@ -143,16 +144,16 @@ pub(crate) fn point_residual_squared(
 #[inline]
 pub(crate) fn point_residual(pose: &CameraPose, bearing: &Vec3, point: &Vec3) -> Option<Residual> {
     let p = pose.to_camera(point);
-    let range = p.norm();
-    let direction = p / range;
+    let inverse_range = 1.0 / p.norm();
+    let direction = p * inverse_range;
     if !(direction.dot(bearing) > 0.0) {
         return None;
     }
     let (e1, e2) = tangent_basis(bearing);
     let (r1, r2) = (e1.dot(&direction), e2.dot(&direction));
     // d r_k / d p = g_k (projection of e_k orthogonal to the direction, over the range).
-    let g1 = (e1 - direction * r1) / range;
-    let g2 = (e2 - direction * r2) / range;
+    let g1 = (e1 - direction * r1) * inverse_range;
+    let g2 = (e2 - direction * r2) * inverse_range;
     let (w1, w2) = (p.cross(&g1), p.cross(&g2));
     #[rustfmt::skip]
     let jacobian = Matrix2x6::new(
@@ -398,7 +399,12 @@ pub fn refine(
             pose = candidate;
             // Below this the remaining change is far under any noise level.
             converged = negligible || decrease <= 1e-7 * equations.cost;
-            equations = normal_equations(observations, mask, &pose, options.loss);
+            if converged {
+                // No further step: the normal equations at the final pose are not needed.
+                equations.cost = candidate_cost;
+            } else {
+                equations = normal_equations(observations, mask, &pose, options.loss);
+            }
             damping = (damping * 0.1).max(1e-12);
         } else {
             // A step that no longer lowers the cost within rounding means we are there.
