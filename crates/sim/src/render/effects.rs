@@ -78,13 +78,16 @@ pub(crate) fn gaussian_blur(image: &mut [Rgb], scratch: &mut Vec<Rgb>, width: us
 }
 
 /// Streaks of falling rain, lit by the scene behind them.
-pub(crate) fn rain_streaks(image: &mut [Rgb], width: usize, rain: f32, seed: u64) {
+pub(crate) fn rain_streaks(image: &mut [Rgb], width: usize, conditions: &Conditions, seed: u64) {
+    let rain = conditions.rain;
     if rain <= 0.0 {
         return;
     }
     let height = image.len() / width;
     let count = (rain * 400.0) as i32;
     let seed = seed as u32 ^ (seed >> 32) as u32;
+    // Drops catch the ambient light: bright by day, faint at night.
+    let glint = conditions.sky_horizon.map(|c| c * 1.4 + 0.02);
     for k in 0..count {
         let x0 = hash01(k, 1, seed) * width as f32;
         let y0 = hash01(k, 2, seed) * height as f32;
@@ -95,7 +98,7 @@ pub(crate) fn rain_streaks(image: &mut [Rgb], width: usize, rain: f32, seed: u64
             let (x, y) = ((x0 + s as f32 * slant) as usize, (y0 + s as f32) as usize);
             if x < width && y < height {
                 let p = &mut image[y * width + x];
-                *p = p.map(|c| c + (0.8 - c) * strength);
+                *p = [0, 1, 2].map(|c| p[c] + (glint[c] - p[c]) * strength);
             }
         }
     }

@@ -294,7 +294,7 @@ impl Scene {
             width,
             conditions.lens_blur_px,
         );
-        effects::rain_streaks(&mut buf.output, width, conditions.rain, frame_seed);
+        effects::rain_streaks(&mut buf.output, width, conditions, frame_seed);
         let mut image = image::RgbImage::new(width as u32, height as u32);
         effects::develop(&buf.output, &mut image, conditions, frame_seed);
         if let Some(quality) = conditions.jpeg_quality {

@@ -94,6 +94,7 @@ impl SignTexture {
     }
 
     /// The finest level's texels, row-major from the top.
+    #[cfg(test)]
     pub fn texels(&self) -> &[[f32; 3]] {
         &self.levels[0]
     }

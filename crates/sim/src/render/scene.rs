@@ -647,15 +647,7 @@ impl World {
                 .map(|u| u.ceiling as f32)
                 .next();
             let board = sign_board(index, class as usize, sign);
-            support(
-                &mut mesh,
-                &board,
-                sign.mounting,
-                floor,
-                ceiling,
-                indoor_level(sign.level),
-                sign.height as f32,
-            );
+            support(&mut mesh, &board, sign, floor, ceiling, &ground);
             signs.push(board);
         }
 
@@ -982,15 +974,15 @@ fn sign_board(index: usize, class: usize, sign: &mapfix_map::Sign) -> SignBoard 
 fn support(
     mesh: &mut Mesh,
     board: &SignBoard,
-    mounting: Mounting,
+    sign: &mapfix_map::Sign,
     floor: f32,
     ceiling: Option<f32>,
-    indoor: bool,
-    height: f32,
+    ground: &GroundMap,
 ) {
+    let (indoor, height) = (sign.level < 0, sign.height as f32);
     let behind = sub(board.centre, scale(board.normal, 0.02 + POLE_RADIUS));
     let top = board.centre[2] + height / 2.0;
-    match mounting {
+    match sign.mounting {
         Mounting::Pole => {
             let foot = [behind[0], behind[1], floor];
             mesh.cylinder(
@@ -1004,8 +996,16 @@ fn support(
         }
         Mounting::Overhead => {
             let beam_z = top + 0.15;
-            let span = 6.0;
-            for side in [-1.0, 1.0] {
+            // Posts stand just off the road on either side (at most 15 m out).
+            let reach = |side: f32| {
+                let off_road = (1..=30).map(|k| k as f32 * 0.5).find(|d| {
+                    let p = add(behind, scale(board.right, side * d));
+                    ground.class_at(p[0], p[1]) != GroundClass::Road
+                });
+                off_road.unwrap_or(15.0) + 0.4
+            };
+            let (left, right) = (reach(-1.0), reach(1.0));
+            for (side, span) in [(-1.0, left), (1.0, right)] {
                 let end = add(behind, scale(board.right, side * span));
                 mesh.cylinder(
                     [end[0], end[1], floor],
@@ -1016,9 +1016,15 @@ fn support(
                     indoor,
                 );
             }
-            let mid = [behind[0], behind[1], beam_z];
+            let mid = add(behind, scale(board.right, (right - left) / 2.0));
             let dir = [board.right[0], board.right[1], 0.0];
-            mesh.oriented_box(mid, dir, [2.0 * span, 0.2, 0.25], Material::Metal, indoor);
+            mesh.oriented_box(
+                [mid[0], mid[1], beam_z],
+                dir,
+                [left + right, 0.2, 0.25],
+                Material::Metal,
+                indoor,
+            );
         }
         Mounting::Ceiling => {
             let to = ceiling.unwrap_or(top + 0.6).max(top + 0.05);
@@ -1082,7 +1088,6 @@ fn tree(mesh: &mut Mesh, foot: V3, rng: &mut ChaCha8Rng) {
         false,
     );
     let radius: f32 = rng.random_range(1.6..3.0);
-    let centre = add(foot, [0.0, 0.0, trunk + radius * 0.8]);
     let tint = rng.random_range(0..4u8);
     // An icosahedron, stretched a little upwards, with jittered vertices.
     let t = (1.0 + 5f32.sqrt()) / 2.0;
@@ -1100,45 +1105,60 @@ fn tree(mesh: &mut Mesh, foot: V3, rng: &mut ChaCha8Rng) {
         [-t, 0.0, -1.0],
         [-t, 0.0, 1.0],
     ];
-    let verts: Vec<V3> = base
-        .iter()
-        .map(|v| {
-            let v = normalize(*v);
-            let r = radius * rng.random_range(0.85..1.15);
-            add(centre, [v[0] * r, v[1] * r, v[2] * r * 1.15])
-        })
+    // A crown of three overlapping lumps: one main, two smaller ones off to the sides.
+    let main = add(foot, [0.0, 0.0, trunk + radius * 0.8]);
+    let lumps: Vec<(V3, f32)> = std::iter::once((main, radius))
+        .chain((0..2).map(|_| {
+            let a = rng.random_range(0.0..std::f32::consts::TAU);
+            let offset = [
+                a.cos() * radius * 0.55,
+                a.sin() * radius * 0.55,
+                rng.random_range(-0.3..0.4) * radius,
+            ];
+            (add(main, offset), radius * rng.random_range(0.55..0.75))
+        }))
         .collect();
-    let faces = [
-        [0, 11, 5],
-        [0, 5, 1],
-        [0, 1, 7],
-        [0, 7, 10],
-        [0, 10, 11],
-        [1, 5, 9],
-        [5, 11, 4],
-        [11, 10, 2],
-        [10, 7, 6],
-        [7, 1, 8],
-        [3, 9, 4],
-        [3, 4, 2],
-        [3, 2, 6],
-        [3, 6, 8],
-        [3, 8, 9],
-        [4, 9, 5],
-        [2, 4, 11],
-        [6, 2, 10],
-        [8, 6, 7],
-        [9, 8, 1],
-    ];
-    for f in faces {
-        let (u, v) = planar_map([0.0; 3], [0.7, 0.0, 0.7], [0.0, 0.7, 0.7]);
-        mesh.tri(
-            [verts[f[0]], verts[f[1]], verts[f[2]]],
-            (u, v),
-            Material::Foliage { tint },
-            false,
-            false,
-        );
+    for (centre, radius) in lumps {
+        let verts: Vec<V3> = base
+            .iter()
+            .map(|v| {
+                let v = normalize(*v);
+                let r = radius * rng.random_range(0.8..1.2);
+                add(centre, [v[0] * r, v[1] * r, v[2] * r * 1.1])
+            })
+            .collect();
+        let faces = [
+            [0, 11, 5],
+            [0, 5, 1],
+            [0, 1, 7],
+            [0, 7, 10],
+            [0, 10, 11],
+            [1, 5, 9],
+            [5, 11, 4],
+            [11, 10, 2],
+            [10, 7, 6],
+            [7, 1, 8],
+            [3, 9, 4],
+            [3, 4, 2],
+            [3, 2, 6],
+            [3, 6, 8],
+            [3, 8, 9],
+            [4, 9, 5],
+            [2, 4, 11],
+            [6, 2, 10],
+            [8, 6, 7],
+            [9, 8, 1],
+        ];
+        for f in faces {
+            let (u, v) = planar_map([0.0; 3], [0.7, 0.0, 0.7], [0.0, 0.7, 0.7]);
+            mesh.tri(
+                [verts[f[0]], verts[f[1]], verts[f[2]]],
+                (u, v),
+                Material::Foliage { tint },
+                false,
+                false,
+            );
+        }
     }
 }
 

@@ -55,7 +55,9 @@ fn noise_table() -> &'static [f32] {
 #[inline]
 fn noise(x: f32, y: f32, seed: u32) -> f32 {
     let table = noise_table();
-    let (x, y) = (x + seed as f32 * 37.1, y + seed as f32 * 91.7);
+    // Small offsets (whole table periods apart would repeat): up to 1023 cells.
+    let offset = (seed.wrapping_mul(2654435761) >> 22) as f32;
+    let (x, y) = (x + offset * 1.37, y + offset * 0.71);
     let (fx, fy) = (floor(x), floor(y));
     let (ix, iy) = (
         fx as i32 as usize & (NOISE_SIZE - 1),
@@ -451,6 +453,6 @@ fn asphalt(x: f32, y: f32, footprint: f32) -> Rgb {
     // Repaired strips: rectangles of slightly darker, fresher asphalt.
     let (cx, cy) = (floor(x / 7.0) as i32, floor(y / 2.5) as i32);
     let repair = if hash01(cx, cy, 17) > 0.93 { 0.8 } else { 1.0 };
-    let g = (0.07 + 0.035 * grain + 0.025 * patch) * repair;
+    let g = (0.062 + 0.03 * grain + 0.025 * patch) * repair;
     [g, g, g * 1.03]
 }

@@ -392,42 +392,10 @@ fn preset_names_parse() {
         .contains("noon"));
 }
 
+/// Regenerates the example frames in `docs/img/` (run with `--ignored`).
 #[test]
-#[ignore = "writes example frames to /tmp for looking at"]
-fn write_views() {
-    let scene = Scene::build(&street_map(), 5);
-    let cam = camera(Distortion {
-        k1: -0.12,
-        k2: 0.03,
-        ..Default::default()
-    });
-    for (name, preset, x, z) in [
-        ("day", ConditionsPreset::Day, 0.0, 0.0),
-        ("night", ConditionsPreset::Night, 0.0, 0.0),
-        ("rain", ConditionsPreset::Rain, 30.0, 0.0),
-        ("park", ConditionsPreset::Day, 302.0, -6.0),
-    ] {
-        let frame = scene.render(&cam, &pose_east(x, -1.7, z), &Conditions::preset(preset), 1);
-        frame.image.save(format!("/tmp/sim-{name}.png")).unwrap();
-    }
-    let textures = pictograms::all_textures();
-    let mut sheet = image::RgbImage::new(64 * 11, 64 * 4);
-    for (k, t) in textures.iter().enumerate() {
-        for (i, p) in t.texels().iter().enumerate() {
-            let px = p.map(|c| (c.powf(1.0 / 2.2) * 255.0) as u8);
-            sheet.put_pixel(
-                (k % 11 * 64 + i % 64) as u32,
-                (k / 11 * 64 + i / 64) as u32,
-                image::Rgb(px),
-            );
-        }
-    }
-    sheet.save("/tmp/sim-signs.png").unwrap();
-}
-
-#[test]
-#[ignore = "writes demo-town frames to /tmp for looking at"]
-fn write_demo_town_views() {
+#[ignore = "writes docs/img/sim-*.png"]
+fn write_example_frames() {
     let town = mapfix_map::demo_town::build(mapfix_map::demo_town::SHIPPED_SEED);
     let scene = Scene::build(&town.map, 1);
     let cam = camera(Distortion {
@@ -435,30 +403,62 @@ fn write_demo_town_views() {
         k2: 0.03,
         ..Default::default()
     });
-    let route = town.demo_route();
-    let points: Vec<Vec3> = route
+    let points: Vec<Vec3> = town
+        .demo_route()
         .iter()
         .flat_map(|&l| town.lanes[l].points.clone())
         .collect();
+    // A pose every 5 m along the demo route.
+    let mut poses = Vec::new();
     let mut walked = 0.0;
-    let mut next = 0.0;
-    let mut k = 0;
     for w in points.windows(2) {
         let d = w[1] - w[0];
-        walked += d.norm();
-        if walked >= next && d.norm() > 0.01 {
-            next += 35.0;
-            let pose = Pose::new(w[0], Attitude::from_heading(d.x.atan2(d.y), 0.0, 0.0));
-            let t = std::time::Instant::now();
-            let frame = scene.render(&cam, &pose, &Conditions::preset(ConditionsPreset::Day), 1);
-            eprintln!(
-                "{k}: {:?} {:?} signs {}",
+        if d.norm() > 0.01 && walked >= 5.0 * poses.len() as f64 {
+            poses.push(Pose::new(
                 w[0],
-                t.elapsed(),
-                frame.signs.len()
-            );
-            frame.image.save(format!("/tmp/dt-{k:02}.png")).unwrap();
-            k += 1;
+                Attitude::from_heading(d.x.atan2(d.y), 0.0, 0.0),
+            ));
         }
+        walked += d.norm();
+    }
+    // Little sensor noise keeps the PNGs small.
+    let day = Conditions {
+        noise: 0.7,
+        ..Conditions::preset(ConditionsPreset::Day)
+    };
+    let street: Vec<&Pose> = poses.iter().filter(|p| p.position.z > -0.5).collect();
+    let most_signs = street
+        .iter()
+        .max_by_key(|p| {
+            scene
+                .render(&cam, p, &day, 1)
+                .signs
+                .iter()
+                .filter(|s| s.bbox[2] - s.bbox[0] > 8.0)
+                .count()
+        })
+        .unwrap();
+    let underground = poses.iter().rev().find(|p| p.position.z < -5.9).unwrap();
+    let night_rain = Conditions {
+        rain: 0.7,
+        noise: 1.0,
+        ..Conditions::preset(ConditionsPreset::Night)
+    };
+    let img = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/img");
+    std::fs::create_dir_all(&img).unwrap();
+    for (name, pose, conditions) in [
+        ("street", street[8], &day),
+        ("signs", *most_signs, &day),
+        ("underground", underground, &day),
+        ("night-rain", street[20], &night_rain),
+    ] {
+        let frame = scene.render(&cam, pose, conditions, 1).image;
+        let file = std::fs::File::create(img.join(format!("sim-{name}.png"))).unwrap();
+        let encoder = image::codecs::png::PngEncoder::new_with_quality(
+            file,
+            image::codecs::png::CompressionType::Best,
+            image::codecs::png::FilterType::Adaptive,
+        );
+        frame.write_with_encoder(encoder).unwrap();
     }
 }
