@@ -9,7 +9,7 @@
 //! `labels.jsonl`, `truth.csv` (the pose of each frame), `camera.toml` and `dataset.json`.
 
 use crate::drive::{sub_seed, truth_row, write_text, TRUTH_HEADER};
-use crate::labels::{frame_labels, FrameLabels};
+use crate::labels::{frame_labels, FrameLabels, LabelWriter};
 use crate::lanes::LaneNetwork;
 use crate::render::{Conditions, Scene};
 use crate::SimError;
@@ -20,7 +20,6 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
 use rayon::prelude::*;
-use std::io::Write as _;
 use std::path::Path;
 
 /// Frames rendered together before they are written.
@@ -153,14 +152,7 @@ pub fn write_dataset(
     let camera = &options.camera;
     camera.save(&out.join("camera.toml"))?;
     let sampler = PoseSampler::new(map, network);
-    let labels_path = out.join("labels.jsonl");
-    let mut labels =
-        std::io::BufWriter::new(std::fs::File::create(&labels_path).map_err(|source| {
-            SimError::Write {
-                path: labels_path.clone(),
-                source,
-            }
-        })?);
+    let mut labels = LabelWriter::create(&out.join("labels.jsonl"))?;
     let mut truth = format!("{TRUTH_HEADER}\n");
     let mut summary = DatasetSummary {
         frames: 0,
@@ -193,19 +185,12 @@ pub fn write_dataset(
             summary.frames += 1;
             summary.sign_labels += line.signs.len();
             summary.frames_with_signs += usize::from(!line.signs.is_empty());
-            serde_json::to_writer(&mut labels, &line).expect("labels are plain data");
-            labels.write_all(b"\n").map_err(|source| SimError::Write {
-                path: labels_path.clone(),
-                source,
-            })?;
+            labels.write(&line)?;
             truth_row(&mut truth, k, 0.0, &pose, &map.frame);
             progress(k + 1);
         }
     }
-    labels.flush().map_err(|source| SimError::Write {
-        path: labels_path.clone(),
-        source,
-    })?;
+    labels.finish()?;
     write_text(&out.join("truth.csv"), &truth)?;
     let record = serde_json::json!({
         "generator": concat!("mapfix-sim ", env!("CARGO_PKG_VERSION")),

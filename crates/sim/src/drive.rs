@@ -7,7 +7,7 @@
 //! choice comes from the one seed, so a seed gives the same folder byte for byte.
 
 use crate::gnss::{self, GnssConfig};
-use crate::labels::frame_labels;
+use crate::labels::{frame_labels, LabelWriter};
 use crate::render::{Conditions, ConditionsPreset, Scene};
 use crate::route::Route;
 use crate::video::VideoWriter;
@@ -18,7 +18,6 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::path::Path;
 
 /// The header of `truth.csv`.
@@ -129,14 +128,7 @@ pub fn write_drive(
     };
     let mut truth = String::from(TRUTH_HEADER);
     truth.push('\n');
-    let labels_path = out.join("labels.jsonl");
-    let mut labels =
-        std::io::BufWriter::new(std::fs::File::create(&labels_path).map_err(|source| {
-            SimError::Write {
-                path: labels_path.clone(),
-                source,
-            }
-        })?);
+    let mut labels = LabelWriter::create(&out.join("labels.jsonl"))?;
     let mut sign_labels = 0;
     for batch_start in (0..frames).step_by(BATCH) {
         let batch: Vec<usize> = (batch_start..(batch_start + BATCH).min(frames)).collect();
@@ -168,19 +160,12 @@ pub fn write_drive(
             }
             let line = frame_labels(map, camera, &state.pose, k, &frame);
             sign_labels += line.signs.len();
-            serde_json::to_writer(&mut labels, &line).expect("labels are plain data");
-            labels.write_all(b"\n").map_err(|source| SimError::Write {
-                path: labels_path.clone(),
-                source,
-            })?;
+            labels.write(&line)?;
             truth_row(&mut truth, k, state.time, &state.pose, &map.frame);
             progress(k + 1);
         }
     }
-    labels.flush().map_err(|source| SimError::Write {
-        path: labels_path.clone(),
-        source,
-    })?;
+    labels.finish()?;
     if let Some(video) = video {
         video.finish()?;
     }
@@ -305,25 +290,12 @@ mod tests {
     use super::*;
     use crate::labels::tests::signed_crossroads;
     use crate::labels::FrameLabels;
-    use crate::lanes::LaneNetwork;
-    use crate::route::{DrivingLimits, Waypoint};
+    use crate::route::tests::route_between;
     use mapfix_core::Geodetic;
 
     fn drive(out: &Path, seed: u64) -> (Map, DriveSummary) {
         let map = signed_crossroads();
-        let network = LaneNetwork::from_map(&map);
-        let waypoints = [
-            Waypoint {
-                position: Vec3::new(-190.0, -2.0, 0.0),
-                level: 0,
-            },
-            Waypoint {
-                position: Vec3::new(100.0, -2.0, 0.0),
-                level: 0,
-            },
-        ];
-        let route =
-            Route::through(&network, &map, &waypoints, &DrivingLimits::default(), seed).unwrap();
+        let route = route_between(&map, (-190.0, -2.0), (100.0, -2.0), seed);
         let options = DriveOptions {
             camera: dashcam(320, 180, 5.0),
             seconds: 2.0,

@@ -356,24 +356,14 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lanes::{tests::crossroads, LaneNetwork};
-    use crate::route::{DrivingLimits, Route, Waypoint};
+    use crate::lanes::tests::crossroads;
+    use crate::route::tests::route_between;
+    use crate::route::Route;
     use mapfix_map::{Building, Underground};
 
     /// A 300 m eastbound drive along the crossroads' east–west street.
     fn eastbound(map: &Map) -> Route {
-        let network = LaneNetwork::from_map(map);
-        let waypoints = [
-            Waypoint {
-                position: Vec3::new(-190.0, -2.0, 0.0),
-                level: 0,
-            },
-            Waypoint {
-                position: Vec3::new(190.0, -2.0, 0.0),
-                level: 0,
-            },
-        ];
-        Route::through(&network, map, &waypoints, &DrivingLimits::default(), 0).unwrap()
+        route_between(map, (-190.0, -2.0), (190.0, -2.0), 0)
     }
 
     fn horizontal_errors(epochs: &[GnssEpoch], keep: impl Fn(&GnssEpoch) -> bool) -> Vec<f64> {

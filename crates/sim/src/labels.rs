@@ -10,9 +10,13 @@
 
 use crate::lanes::{horizontal_unit, left_normal, ray_segment};
 use crate::render::RenderedFrame;
+use crate::SimError;
 use mapfix_core::{CameraModel, Pose, Vec3};
 use mapfix_map::Map;
 use serde::{Deserialize, Serialize};
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
 
 /// Lane-line points are taken up to this far ahead (m).
 const LANE_RANGE: f64 = 80.0;
@@ -56,6 +60,42 @@ pub struct LaneLabel {
     pub slot: String,
     /// Pixels from near to far.
     pub points: Vec<[f64; 2]>,
+}
+
+/// Writes `labels.jsonl`, one [`FrameLabels`] a line.
+pub struct LabelWriter {
+    path: PathBuf,
+    file: BufWriter<File>,
+}
+
+impl LabelWriter {
+    pub fn create(path: &Path) -> Result<Self, SimError> {
+        let file = File::create(path).map_err(|source| SimError::Write {
+            path: path.to_owned(),
+            source,
+        })?;
+        Ok(Self {
+            path: path.to_owned(),
+            file: BufWriter::new(file),
+        })
+    }
+
+    pub fn write(&mut self, labels: &FrameLabels) -> Result<(), SimError> {
+        serde_json::to_writer(&mut self.file, labels).expect("labels are plain data");
+        self.file
+            .write_all(b"\n")
+            .map_err(|source| SimError::Write {
+                path: self.path.clone(),
+                source,
+            })
+    }
+
+    pub fn finish(mut self) -> Result<(), SimError> {
+        self.file.flush().map_err(|source| SimError::Write {
+            path: self.path.clone(),
+            source,
+        })
+    }
 }
 
 /// The labels of one rendered frame.

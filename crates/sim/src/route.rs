@@ -673,10 +673,33 @@ fn smoothstep(x: f64) -> f64 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::lanes::tests::crossroads;
     use mapfix_map::Polyline;
+
+    /// The route along the lanes from the lane nearest `from` to the one nearest `to`
+    /// (east, north on street level).
+    pub(crate) fn route_between(map: &Map, from: (f64, f64), to: (f64, f64), seed: u64) -> Route {
+        let network = LaneNetwork::from_map(map);
+        let waypoints = [from, to].map(|(east, north)| Waypoint {
+            position: Vec3::new(east, north, 0.0),
+            level: 0,
+        });
+        Route::through(&network, map, &waypoints, &DrivingLimits::default(), seed).unwrap()
+    }
+
+    /// The crossroads with a stop line across the eastbound approach, 13 m west of the
+    /// junction's centre.
+    fn crossroads_with_stop_line() -> Map {
+        let mut map = crossroads();
+        map.stop_lines.push(Polyline {
+            id: "stop-west".into(),
+            level: 0,
+            points: vec![Vec3::new(-13.0, 0.0, 0.0), Vec3::new(-13.0, -3.5, 0.0)],
+        });
+        map
+    }
 
     fn sampled(route: &Route, fps: f64) -> Vec<VehicleState> {
         let frames = (route.duration() * fps).ceil() as usize + 10;
@@ -738,26 +761,8 @@ mod tests {
 
     #[test]
     fn waypoint_route_turns_left_and_stops_at_the_stop_line() {
-        let mut map = crossroads();
-        // Stop line across the eastbound approach, 13 m west of the junction's centre.
-        map.stop_lines.push(Polyline {
-            id: "stop-west".into(),
-            level: 0,
-            points: vec![Vec3::new(-13.0, 0.0, 0.0), Vec3::new(-13.0, -3.5, 0.0)],
-        });
-        let network = LaneNetwork::from_map(&map);
-        let waypoints = [
-            Waypoint {
-                position: Vec3::new(-150.0, -2.0, 0.0),
-                level: 0,
-            },
-            Waypoint {
-                position: Vec3::new(2.0, 120.0, 0.0),
-                level: 0,
-            },
-        ];
-        let route =
-            Route::through(&network, &map, &waypoints, &DrivingLimits::default(), 1).unwrap();
+        let map = crossroads_with_stop_line();
+        let route = route_between(&map, (-150.0, -2.0), (2.0, 120.0), 1);
         let end = *route.path().last().unwrap();
         assert!(
             (end - Vec3::new(1.75, 120.0, 0.0)).norm() < 0.6,
@@ -787,25 +792,12 @@ mod tests {
 
     #[test]
     fn braking_pitches_the_nose_down() {
-        let mut map = crossroads();
-        map.stop_lines.push(Polyline {
-            id: "stop-west".into(),
-            level: 0,
-            points: vec![Vec3::new(-13.0, 0.0, 0.0), Vec3::new(-13.0, -3.5, 0.0)],
-        });
-        let network = LaneNetwork::from_map(&map);
-        let waypoints = [
-            Waypoint {
-                position: Vec3::new(-190.0, -2.0, 0.0),
-                level: 0,
-            },
-            Waypoint {
-                position: Vec3::new(100.0, -2.0, 0.0),
-                level: 0,
-            },
-        ];
-        let route =
-            Route::through(&network, &map, &waypoints, &DrivingLimits::default(), 3).unwrap();
+        let route = route_between(
+            &crossroads_with_stop_line(),
+            (-190.0, -2.0),
+            (100.0, -2.0),
+            3,
+        );
         let states = sampled(&route, 20.0);
         let braking: Vec<_> = states.iter().filter(|s| s.accel < -1.0).collect();
         let accelerating: Vec<_> = states.iter().filter(|s| s.accel > 1.0).collect();
