@@ -142,7 +142,8 @@ impl Conv {
             .pad_with_zeros(3, left, right)?)
     }
 
-    /// Dense convolution through candle (the stem, and every layer in `Kernels::Candle`).
+    /// Convolution through candle's `conv2d` (the stem, and every layer in
+    /// `Kernels::Candle`).
     fn candle_conv(&self, x: &Tensor, groups: usize, activation: Activation) -> Result<Tensor> {
         let y = self
             .pad_same(x)?
@@ -357,6 +358,7 @@ impl EfficientNetLite0 {
             )));
         }
         let normalised = ((images - 127.0)? / 128.0)?;
+        // Three input channels: candle's im2col and gemm beat a direct loop here.
         self.stem.candle_conv(&normalised, 1, Activation::Relu6)
     }
 }

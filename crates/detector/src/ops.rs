@@ -202,9 +202,10 @@ impl Geometry {
                     *o += w * i;
                 }
             } else {
-                let input = input[run.in_start..].iter().step_by(stride);
-                for (o, i) in out.iter_mut().zip(input) {
-                    *o += w * i;
+                // Sliced to the run's extent so the indexing below needs no bounds checks.
+                let input = &input[run.in_start..][..(run.len - 1) * stride + 1];
+                for (j, o) in out.iter_mut().enumerate() {
+                    *o += w * input[j * stride];
                 }
             }
         });
@@ -359,14 +360,15 @@ impl CustomOp2 for BiasActivation {
         let input = f32_data(input, input_layout)?;
         let bias = f32_data(bias, bias_layout)?;
         let plane = plane_size(input_layout.shape());
-        let mut out = input.to_vec();
+        let mut out = vec![0f32; input.len()];
         out.par_chunks_mut(plane.max(1))
+            .zip(input.par_chunks(plane.max(1)))
             .enumerate()
-            .for_each(|(index, plane)| {
+            .for_each(|(index, (out, input))| {
                 let b = bias[index % bias.len()];
-                plane
-                    .iter_mut()
-                    .for_each(|v| *v = self.activation.apply(*v + b));
+                for (o, &i) in out.iter_mut().zip(input) {
+                    *o = self.activation.apply(i + b);
+                }
             });
         Ok((CpuStorage::F32(out), input_layout.shape().clone()))
     }
