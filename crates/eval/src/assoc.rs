@@ -130,6 +130,11 @@ impl Truth {
         self.track.samples.iter().map(|s| s.time)
     }
 
+    /// How far the truth travels (m), along its positions.
+    pub fn length(&self) -> f64 {
+        self.distances.last().copied().unwrap_or_default()
+    }
+
     pub fn positions(&self) -> &[Vec3] {
         &self.positions
     }

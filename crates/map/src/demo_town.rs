@@ -19,7 +19,8 @@
 //! simulated drives follow them.
 
 use crate::model::{
-    Building, LaneLine, LineColor, LineStyle, Map, Mounting, Pole, Polyline, Sign, Underground,
+    path_length, Building, LaneLine, LineColor, LineStyle, Map, Mounting, Pole, Polyline, Sign,
+    Underground,
 };
 use crate::SignClass;
 use mapfix_core::{Geodetic, LocalFrame, Vec3};
@@ -79,7 +80,7 @@ pub struct DrivingLane {
 
 impl DrivingLane {
     pub fn length(&self) -> f64 {
-        self.points.windows(2).map(|w| (w[1] - w[0]).norm()).sum()
+        path_length(&self.points)
     }
 }
 

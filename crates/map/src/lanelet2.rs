@@ -35,7 +35,7 @@
 //! of the linestring's direction), and the report counts it.
 
 use crate::model::{LaneLine, LineColor, LineStyle, Map, Mounting, Polyline, Sign};
-use crate::{ImportOptions, ImportReport, MapError, SignClass};
+use crate::{xml, ImportOptions, ImportReport, MapError, SignClass};
 use mapfix_core::{Geodetic, LocalFrame, Vec3};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -54,7 +54,7 @@ pub fn import(
     path: &Path,
     options: &ImportOptions,
 ) -> Result<(Map, ImportReport), MapError> {
-    let doc = roxmltree::Document::parse(text).map_err(|error| xml_error(text, path, &error))?;
+    let doc = xml::parse(text, path)?;
     let osm = Osm::read(&doc, path)?;
     let mut report = ImportReport::default();
     let (frame, positions) = place_nodes(&osm, path, options, &mut report)?;
@@ -79,35 +79,6 @@ pub fn import(
         &mut report,
     )?;
     Ok((map, report))
-}
-
-fn xml_error(text: &str, path: &Path, error: &roxmltree::Error) -> MapError {
-    use roxmltree::Error::{UnclosedRootNode, UnexpectedEndOfStream};
-    match error {
-        // roxmltree places these at 1:1; the useful place is where the text stops.
-        UnexpectedEndOfStream | UnclosedRootNode => {
-            let content = text.trim_end();
-            let line = content.matches('\n').count() + 1;
-            let column = content
-                .rsplit('\n')
-                .next()
-                .map_or(0, |last| last.chars().count())
-                + 1;
-            MapError::invalid(
-                path,
-                format!("line {line}, column {column}"),
-                format!("the XML ends before it is complete (truncated file?): {error}"),
-            )
-        }
-        _ => {
-            let pos = error.pos();
-            MapError::invalid(
-                path,
-                format!("line {}, column {}", pos.row, pos.col),
-                format!("malformed XML: {error}"),
-            )
-        }
-    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -320,10 +291,7 @@ fn number_pair(
 }
 
 fn number(text: &str, what: &str, place: &str, path: &Path) -> Result<f64, MapError> {
-    text.trim()
-        .parse::<f64>()
-        .ok()
-        .filter(|v| v.is_finite())
+    xml::number(text)
         .ok_or_else(|| MapError::invalid(path, place, format!("{what} '{text}' is not a number")))
 }
 

@@ -16,6 +16,7 @@ pub mod lanelet2;
 pub mod model;
 pub mod opendrive;
 pub mod sign_class;
+mod xml;
 
 pub use error::MapError;
 pub use import::{load, ImportOptions, ImportReport};

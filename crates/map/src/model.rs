@@ -64,8 +64,13 @@ pub struct Polyline {
 
 impl Polyline {
     pub fn length(&self) -> f64 {
-        self.points.windows(2).map(|w| (w[1] - w[0]).norm()).sum()
+        path_length(&self.points)
     }
+}
+
+/// Length (m) of the path through `points` in order.
+pub(crate) fn path_length(points: &[Vec3]) -> f64 {
+    points.windows(2).map(|w| (w[1] - w[0]).norm()).sum()
 }
 
 /// A painted lane line.

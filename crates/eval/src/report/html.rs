@@ -65,18 +65,13 @@ pub fn render(scene: &Scene, options: &EvalOptions) -> Result<String, EvalError>
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>mapfix eval — {}</title>\n<style>\n{STYLE}\n</style>\n</head>\n<body>\n<h1>mapfix evaluation</h1>\n",
         escape(&names.join(", "))
     );
-    let distance = truth
-        .positions()
-        .windows(2)
-        .map(|w| (w[1] - w[0]).norm())
-        .sum::<f64>();
     let _ = writeln!(
         html,
         "<p class=\"meta\">Truth: <b>{}</b> — {} samples over {:.1} s and {:.0} m.<br>Estimates: {}.<br>Map: {}.<br>Time association: truth interpolated at each fix, within {} s of a truth sample, estimate clock shifted by {} s. APE alignment: {}.</p>",
         escape(&truth.track.path.display().to_string()),
         truth.track.samples.len(),
         truth.end() - truth.start(),
-        distance,
+        truth.length(),
         escape(&scene.evaluations.iter().map(|e| e.path.display().to_string()).collect::<Vec<_>>().join(", ")),
         scene.map.map_or_else(|| "none".to_owned(), |m| escape(&m.name)),
         options.assoc.max_dt,

@@ -30,7 +30,7 @@ mod lanes;
 pub mod projection;
 pub mod signals;
 
-use crate::{ImportOptions, ImportReport, LaneLine, Map, MapError, Polyline, SignClass};
+use crate::{xml, ImportOptions, ImportReport, LaneLine, Map, MapError, Polyline, SignClass};
 use geometry::{CubicProfile, Geometry, Pose2, ReferenceLine, Shape};
 use lanes::{Lane, LaneSection, RoadMark, SectionSamples};
 use mapfix_core::{Geodetic, LocalFrame, Vec3};
@@ -56,14 +56,7 @@ pub fn import(
             ),
         ));
     }
-    let document = Document::parse(text).map_err(|error| {
-        let pos = error.pos();
-        MapError::invalid(
-            path,
-            format!("line {}, column {}", pos.row, pos.col),
-            format!("malformed XML: {error}"),
-        )
-    })?;
+    let document = xml::parse(text, path)?;
     let root = document.root_element();
     let header = root.children().find(|n| n.has_tag_name("header"));
     let exporter = header
@@ -205,16 +198,12 @@ impl Context<'_, '_> {
     fn optional(&self, node: Node, attribute: &str) -> Result<Option<f64>, MapError> {
         node.attribute(attribute)
             .map(|text| {
-                text.trim()
-                    .parse::<f64>()
-                    .ok()
-                    .filter(|v| v.is_finite())
-                    .ok_or_else(|| {
-                        self.invalid(
-                            node,
-                            format!("attribute `{attribute}` is not a number: '{text}'"),
-                        )
-                    })
+                xml::number(text).ok_or_else(|| {
+                    self.invalid(
+                        node,
+                        format!("attribute `{attribute}` is not a number: '{text}'"),
+                    )
+                })
             })
             .transpose()
     }
