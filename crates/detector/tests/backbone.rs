@@ -86,6 +86,12 @@ fn a_misshapen_tensor_is_named_with_both_shapes() {
     }
 }
 
+/// Largest absolute value of a tensor.
+fn max_abs(tensor: &Tensor) -> f32 {
+    let abs = tensor.abs().unwrap().flatten_all().unwrap();
+    abs.max(0).unwrap().to_scalar::<f32>().unwrap()
+}
+
 /// The fixture photo as a (1, 3, height, width) batch.
 fn photo(width: u32, height: u32) -> Tensor {
     let image = read_rgb(&fixture("pedestrian-warning.jpg")).unwrap();
@@ -124,25 +130,8 @@ fn fast_kernels_compute_what_candle_conv2d_computes() {
         (&fast.stride32, &plain.stride32),
     ] {
         assert_eq!(a.dims(), b.dims());
-        let largest = b
-            .abs()
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .max(0)
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap();
-        let difference = (a - b)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .max(0)
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap();
+        let largest = max_abs(b);
+        let difference = max_abs(&(a - b).unwrap());
         assert!(largest > 1.0, "features should not vanish: {largest}");
         assert!(difference <= 1e-4 * largest, "{difference} of {largest}");
     }

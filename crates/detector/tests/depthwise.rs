@@ -60,18 +60,15 @@ fn reference(
     }
 }
 
+/// Largest absolute value of a tensor.
+fn max_abs(tensor: &Tensor) -> f32 {
+    let abs = tensor.abs().unwrap().flatten_all().unwrap();
+    abs.max(0).unwrap().to_scalar::<f32>().unwrap()
+}
+
 fn max_abs_difference(a: &Tensor, b: &Tensor) -> f32 {
     assert_eq!(a.dims(), b.dims());
-    (a - b)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .max(0)
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap()
+    max_abs(&(a - b).unwrap())
 }
 
 #[derive(Debug, Clone)]
@@ -171,7 +168,7 @@ proptest! {
         let fast = gradients(true);
         let slow = gradients(false);
         for (name, (f, s)) in ["input", "weight", "bias"].iter().zip(fast.iter().zip(&slow)) {
-            let scale = 1.0 + s.abs().unwrap().flatten_all().unwrap().max(0).unwrap().to_scalar::<f32>().unwrap();
+            let scale = 1.0 + max_abs(s);
             prop_assert!(max_abs_difference(f, s) <= 1e-5 * scale, "{} gradient, {:?}", name, case);
         }
     }
