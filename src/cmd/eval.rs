@@ -37,8 +37,8 @@ pub struct EvalArgs {
         allow_negative_numbers = true
     )]
     t_offset: f64,
-    /// HD map (GeoJSON, Lanelet2 .osm or OpenDRIVE .xodr): its frame for lat/lon, its lanes and signs in the report, and
-    /// figures split by map level.
+    /// HD map (GeoJSON, Lanelet2 .osm or OpenDRIVE .xodr): its frame for lat/lon, its lanes
+    /// and signs in the report, and figures split by map level.
     #[arg(long, value_name = "MAP")]
     map: Option<PathBuf>,
 }

@@ -22,17 +22,17 @@
 //! [`ImportOptions::origin`].
 //!
 //! Signs. As for Lanelet2 traffic lights (whose `height` tag reaches up from the
-//! linestring), a sign's linestring is taken as the bottom edge of its face: the face is as wide as the linestring (0.6 m where the
-//! linestring is shorter than 0.3 m or longer than 3 m, too short or long to be a drawn
-//! face) and as tall as its `height` tag (else square); its centre is the linestring's `ele`
-//! plus half the face height. A sign without `ele` has its centre
-//! [`ImportOptions::default_sign_height`] above the nearest lanelet's boundary. The face
-//! normal is perpendicular to the linestring, on the side that faces the traffic the sign is
-//! for: the lanelets whose regulatory element refers to the sign (for right-of-way elements,
-//! the yielding lanelets for give-way and stop signs, the priority lanelets for priority
-//! signs), the nearest of them; else the nearest lanelet for vehicles (not a cycle lane,
-//! footway or crossing). Only a sign with no lanelet at all gets a guessed side (the left
-//! of the linestring's direction), and the report counts it.
+//! linestring), a sign's linestring is taken as the bottom edge of its face: the face is as
+//! wide as the linestring (0.6 m where the linestring is shorter than 0.3 m or longer than
+//! 3 m, too short or long to be a drawn face) and as tall as its `height` tag (else
+//! square); its centre is the linestring's `ele` plus half the face height. A sign without
+//! `ele` has its centre [`ImportOptions::default_sign_height`] above the nearest lanelet's
+//! boundary. The face normal is perpendicular to the linestring, on the side that faces
+//! the traffic the sign is for: the lanelets whose regulatory element refers to the sign
+//! (for right-of-way elements, the yielding lanelets for give-way and stop signs, the
+//! priority lanelets for priority signs), the nearest of them; else the nearest lanelet for
+//! vehicles (not a cycle lane, footway or crossing). Only a sign with no lanelet at all
+//! gets a guessed side (the left of the linestring's direction), and the report counts it.
 
 use crate::model::{LaneLine, LineColor, LineStyle, Map, Mounting, Polyline, Sign};
 use crate::{xml, ImportOptions, ImportReport, MapError, SignClass};

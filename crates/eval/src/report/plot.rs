@@ -265,7 +265,7 @@ const PALETTE: [RGBColor; 6] = [
     RGBColor(140, 86, 75),
 ];
 
-pub fn source_color(source: Source) -> RGBColor {
+fn source_color(source: Source) -> RGBColor {
     match source {
         Source::Vision => PALETTE[0],
         Source::Fused => PALETTE[4],

@@ -17,7 +17,8 @@
 //! - `signals` and `objects`: see [`signals`] for placement and facing; German codes
 //!   (country `DE`, `DEU`, `OpenDRIVE` or none) map to GTSRB classes, other codes are kept
 //!   as [`SignClass::Other`] and counted; traffic lights and road markings given as
-//!   signals (flat on the road) are counted in the notes, StVO 294 becomes a stop line, `pole`/`streetLamp` objects become poles;
+//!   signals (flat on the road) are counted in the notes, StVO 294 becomes a stop line,
+//!   `pole`/`streetLamp` objects become poles;
 //!   `signalReference`s are ignored (they repeat a signal for another road);
 //! - `header/geoReference` (`+proj=tmerc`/`+proj=utm`, see [`projection`]) and
 //!   `header/offset` place the file's frame on WGS84: the map's origin is the file's (0, 0),

@@ -9,7 +9,8 @@
 //! Facing: `orientation="+"` means valid for traffic moving in +s, so the face looks
 //! back along the road (reference heading + π); `"-"` looks along +s; `hOffset` (objects:
 //! `hdg`) turns the face from there. `"none"` is treated like `"+"`. RoadRunner's exports
-//! (CARLA's towns) follow another convention, see [`FacingConvention`].
+//! (CARLA's towns) follow another convention: the heading offset turns the face from
+//! looking back along the road, whatever the `orientation`.
 
 use super::geometry::{CubicProfile, ReferenceLine};
 use super::{Context, Tally};
