@@ -25,6 +25,8 @@ const NODE_STEP: f64 = 0.5;
 const STOP_SETBACK: f64 = 2.5;
 /// Chance of a lane change on each lane long enough for one.
 const LANE_CHANGE_CHANCE: f64 = 0.35;
+/// Starts an automatic route tries before it settles for the longest path it found.
+const AUTO_START_ATTEMPTS: usize = 32;
 /// Body pitch (rad) per m/s² of longitudinal acceleration (nose down when braking).
 const PITCH_PER_ACCEL: f64 = 0.005;
 /// Body roll (rad) per m/s² of lateral acceleration (outwards in a bend).
@@ -132,46 +134,30 @@ impl Route {
                 "the map has no drivable lanes (lane lines 2.2–5.5 m apart)".into(),
             ));
         }
-        let mut pick = rng.random_range(0.0..total);
-        let mut lane = candidates[candidates.len() - 1];
-        for &i in &candidates {
-            let len = network.lanes[i].centre.length();
-            if pick < len {
-                lane = i;
+        // Where lanes connect badly (a dead end a few metres on), draw other starts and
+        // keep the longest path.
+        let mut best = PathBuilder::default();
+        for _ in 0..AUTO_START_ATTEMPTS {
+            let mut pick = rng.random_range(0.0..total);
+            let mut lane = candidates[candidates.len() - 1];
+            for &i in &candidates {
+                let len = network.lanes[i].centre.length();
+                if pick < len {
+                    lane = i;
+                    break;
+                }
+                pick -= len;
+            }
+            let s = rng.random_range(0.0..0.5) * network.lanes[lane].centre.length();
+            let path = wander(network, lane, s, length, &mut rng);
+            if path.length > best.length {
+                best = path;
+            }
+            if best.length >= length {
                 break;
             }
-            pick -= len;
         }
-        let mut s = rng.random_range(0.0..0.5) * network.lanes[lane].centre.length();
-        let mut path = PathBuilder::default();
-        for _ in 0..10_000 {
-            if path.length >= length {
-                break;
-            }
-            let centre = &network.lanes[lane].centre;
-            if let Some(change) = try_lane_change(network, lane, s, &mut rng) {
-                path.extend(centre.slice(s, change.start));
-                let target = &network.lanes[change.target].centre;
-                path.extend((0..=(change.length / NODE_STEP) as usize).map(|k| {
-                    let x = k as f64 * NODE_STEP;
-                    let w = smoothstep(x / change.length);
-                    centre
-                        .point_at(change.start + x)
-                        .lerp(&target.point_at(change.target_start + x), w)
-                }));
-                (lane, s) = (change.target, change.target_start + change.length);
-                continue;
-            }
-            path.extend(centre.slice(s, centre.length()));
-            let links = &network.links[lane];
-            if links.is_empty() {
-                break;
-            }
-            let link = &links[rng.random_range(0..links.len())];
-            path.extend(link.connector.iter().copied());
-            (lane, s) = (link.to, 0.0);
-        }
-        Route::along(path.points, map, limits, &mut rng)
+        Route::along(best.points, map, limits, &mut rng)
     }
 
     /// The shortest route along the lanes through `waypoints` in order.
@@ -480,6 +466,47 @@ impl PathBuilder {
             }
         }
     }
+}
+
+/// A random path of about `length` metres from arc `s` on `lane`: lane changes where a
+/// neighbour allows, a random link at each lane's end, stopping early at a dead end.
+fn wander(
+    network: &LaneNetwork,
+    mut lane: usize,
+    mut s: f64,
+    length: f64,
+    rng: &mut ChaCha8Rng,
+) -> PathBuilder {
+    let mut path = PathBuilder::default();
+    // Bounded: a network of very short lanes cannot loop forever.
+    for _ in 0..10_000 {
+        if path.length >= length {
+            break;
+        }
+        let centre = &network.lanes[lane].centre;
+        if let Some(change) = try_lane_change(network, lane, s, rng) {
+            path.extend(centre.slice(s, change.start));
+            let target = &network.lanes[change.target].centre;
+            path.extend((0..=(change.length / NODE_STEP) as usize).map(|k| {
+                let x = k as f64 * NODE_STEP;
+                let w = smoothstep(x / change.length);
+                centre
+                    .point_at(change.start + x)
+                    .lerp(&target.point_at(change.target_start + x), w)
+            }));
+            (lane, s) = (change.target, change.target_start + change.length);
+            continue;
+        }
+        path.extend(centre.slice(s, centre.length()));
+        let links = &network.links[lane];
+        if links.is_empty() {
+            break;
+        }
+        let link = &links[rng.random_range(0..links.len())];
+        path.extend(link.connector.iter().copied());
+        (lane, s) = (link.to, 0.0);
+    }
+    path
 }
 
 /// A lane change from `lane` at arc `s`, if one is drawn and possible.
