@@ -259,10 +259,14 @@ fn side_lengths_squared(l: &Vec3, cosines: &[f64; 3]) -> [f64; 3] {
     ]
 }
 
+/// Gauss–Newton steps on the depths: the closed form is already close, and each step
+/// squares its relative error.
+const POLISH_ITERATIONS: usize = 1;
+
 /// Gauss–Newton on the three side-length equations.
 fn polish_depths(depths: &mut Vec3, distances: &[f64; 3], cosines: &[f64; 3]) {
     let [b12, b13, b23] = *cosines;
-    for _ in 0..2 {
+    for _ in 0..POLISH_ITERATIONS {
         let sides = side_lengths_squared(depths, cosines);
         let residual = Vec3::new(
             sides[0] - distances[0],
