@@ -89,8 +89,8 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The map's own errors name the file and the place, so they need no context here.
 fn load_map(path: &Path) -> anyhow::Result<mapfix_map::Map> {
-    let (map, _) = mapfix_map::import::load(path, &mapfix_map::ImportOptions::default())
-        .with_context(|| format!("cannot load map {}", path.display()))?;
+    let (map, _) = mapfix_map::load(path, &mapfix_map::ImportOptions::default())?;
     Ok(map)
 }

@@ -256,9 +256,14 @@ impl Evaluation {
 
 /// Refuses an estimate whose rows all lie outside the truth's time span.
 fn check_overlap(truth: &Truth, estimate: &Track, options: &EvalOptions) -> Result<(), EvalError> {
+    let (Some(first), Some(last)) = (estimate.samples.first(), estimate.samples.last()) else {
+        return Err(EvalError::file(
+            &estimate.path,
+            "the estimate has no samples",
+        ));
+    };
     let offset = options.assoc.t_offset;
-    let first = estimate.samples[0].time + offset;
-    let last = estimate.samples[estimate.samples.len() - 1].time + offset;
+    let (first, last) = (first.time + offset, last.time + offset);
     if last < truth.start() || first > truth.end() {
         return Err(EvalError::Mismatch {
             truth: truth.track.path.clone(),
@@ -744,6 +749,22 @@ mod tests {
             .to_string();
         assert!(
             error.contains("no overlap in time") && error.contains("--t-offset"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn an_empty_estimate_is_an_error_naming_it() {
+        let error = Evaluation::new(
+            &northward(10),
+            &track(Vec::new()),
+            &EvalOptions::default(),
+            None,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            error.contains("track.csv") && error.contains("no samples"),
             "{error}"
         );
     }

@@ -621,10 +621,11 @@ fn read_lanelets<'a>(
 /// shared way in either direction; what fixes the direction is that the left bound lies on
 /// the left of it.
 fn orient_bounds(left: &mut [Vec3], right: &mut [Vec3]) {
-    let (Some(&l0), Some(&r0)) = (left.first(), right.first()) else {
+    let (Some(&l0), Some(&ln), Some(&r0), Some(&rn)) =
+        (left.first(), left.last(), right.first(), right.last())
+    else {
         return;
     };
-    let (ln, rn) = (*left.last().unwrap(), *right.last().unwrap());
     if (l0 - r0).norm() + (ln - rn).norm() > (l0 - rn).norm() + (ln - r0).norm() {
         right.reverse();
     }
