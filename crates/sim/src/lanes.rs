@@ -288,7 +288,7 @@ impl LaneNetwork {
         self.lanes
             .iter()
             .enumerate()
-            .filter(|(_, lane)| level.map_or(true, |l| l == lane.level))
+            .filter(|(_, lane)| level.is_none_or(|l| l == lane.level))
             .map(|(i, lane)| {
                 let (s, d) = lane.centre.project(p);
                 (i, s, d)

@@ -649,7 +649,7 @@ fn stops_on(path: &Polyline3, map: &Map) -> Vec<f64> {
     let mut kept: Vec<f64> = Vec::new();
     for s in stops {
         if s > 10.0
-            && kept.last().map_or(true, |&last| s - last > 10.0)
+            && kept.last().is_none_or(|&last| s - last > 10.0)
             && s < path.length() - NODE_STEP
         {
             kept.push(s);

@@ -48,7 +48,7 @@ impl VideoWriter {
             path: path.to_owned(),
             message,
         };
-        if width % 2 != 0 || height % 2 != 0 || width == 0 || height == 0 {
+        if !width.is_multiple_of(2) || !height.is_multiple_of(2) || width == 0 || height == 0 {
             return Err(error(format!(
                 "H.264 needs an even, non-zero frame size, got {width}×{height}"
             )));
