@@ -75,6 +75,8 @@ struct FrameBuffers {
     output: Vec<Rgb>,
     scratch: Vec<Rgb>,
     shades: Vec<ShadeTri>,
+    /// Sun and sky light on each shaded triangle.
+    tri_light: Vec<Rgb>,
     screen: Vec<ScreenTri>,
     bins: Vec<Vec<u32>>,
     sign_cover: Vec<AtomicU32>,
@@ -227,8 +229,19 @@ impl Scene {
         };
         buf.colour.resize(pinhole_pixels, [0.0; 3]);
         let sky_fog = (conditions.fog_density * 120.0).min(1.0);
-        let (shades, depth, ids, seen) =
-            (&buf.shades, &buf.depth, &buf.ids, &buf.sign_seen[..slots]);
+        buf.tri_light.clear();
+        buf.tri_light.par_extend(
+            buf.shades
+                .par_iter()
+                .map(|t| ctx.outdoor_light(ctx.to_world(t.normal))),
+        );
+        let (shades, tri_light, depth, ids, seen) = (
+            &buf.shades,
+            &buf.tri_light,
+            &buf.depth,
+            &buf.ids,
+            &buf.sign_seen[..slots],
+        );
         buf.colour
             .par_chunks_mut(BAND * lens.width)
             .enumerate()
@@ -248,11 +261,12 @@ impl Scene {
                                     .map(|c| sky[c] + (conditions.fog_colour[c] - sky[c]) * sky_fog)
                             }
                             id => {
-                                let tri = &shades[id as usize - 1];
+                                let k = id as usize - 1;
+                                let tri = &shades[k];
                                 if tri.sign_slot != NO_SIGN {
                                     counts[tri.sign_slot as usize] += 1;
                                 }
-                                ctx.surface(tri, scale(ray, 1.0 / depth[i]))
+                                ctx.surface(tri, tri_light[k], scale(ray, 1.0 / depth[i]))
                             }
                         };
                     }

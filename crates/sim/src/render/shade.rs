@@ -52,7 +52,7 @@ fn noise_table() -> &'static [f32] {
 }
 
 /// Smooth value noise in [0, 1]; each seed reads a different part of the table.
-#[inline]
+#[inline(always)]
 fn noise(x: f32, y: f32, seed: u32) -> f32 {
     let table = noise_table();
     // Small offsets (whole table periods apart would repeat): up to 1023 cells.
@@ -195,10 +195,10 @@ impl ShadeContext<'_> {
     }
 
     /// Radiance of a surface point `p` (camera space) on triangle `tri`.
-    pub fn surface(&self, tri: &ShadeTri, p: V3) -> Rgb {
+    /// `outdoor` is the sun and sky light on the triangle ([`outdoor_light`]).
+    pub fn surface(&self, tri: &ShadeTri, outdoor: Rgb, p: V3) -> Rgb {
         let c = self.conditions;
         let world = self.to_world(sub(p, self.view.trans));
-        let normal = self.to_world(tri.normal);
         let u = dot([tri.u_map[0], tri.u_map[1], tri.u_map[2]], p) + tri.u_map[3];
         let v = dot([tri.v_map[0], tri.v_map[1], tri.v_map[2]], p) + tri.v_map[3];
         let distance = dot(p, p).sqrt();
@@ -302,12 +302,12 @@ impl ShadeContext<'_> {
             }
         };
         let mut light = if tri.indoor {
-            self.indoor_light(world, normal)
+            self.indoor_light(world, self.to_world(tri.normal))
         } else {
-            self.outdoor_light(normal)
+            outdoor
         };
         if c.is_dark() && !tri.indoor {
-            light = add3(light, self.lamp_light(world, normal));
+            light = add3(light, self.lamp_light(world, self.to_world(tri.normal)));
         }
         if c.headlights > 0.0 {
             light = add3(
@@ -342,7 +342,8 @@ impl ShadeContext<'_> {
         mix(c.fog_colour, colour, f)
     }
 
-    fn outdoor_light(&self, normal: V3) -> Rgb {
+    /// Sun and sky light on a surface with this world normal.
+    pub fn outdoor_light(&self, normal: V3) -> Rgb {
         let c = self.conditions;
         let sun = dot(normal, self.sun).max(0.0) * if c.sun_elevation > 0.0 { 1.0 } else { 0.0 };
         let sky = 0.55 + 0.45 * normal[2];
