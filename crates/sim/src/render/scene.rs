@@ -1050,9 +1050,37 @@ fn place_trees(mesh: &mut Mesh, map: &Map, ground: &GroundMap, rng: &mut ChaCha8
             .map(|s| v3(&s.position))
             .chain(map.poles.iter().map(|p| v3(&p.base))),
     );
+    along_kerbs(
+        map,
+        ground,
+        rng,
+        4.0..14.0,
+        9.0..20.0,
+        |rng, p, _, to_road| {
+            let spot = add(p, scale(to_road, -rng.random_range(1.0..2.0)));
+            let clear = ground.class_at(spot[0], spot[1]) != GroundClass::Road
+                && !ground.near_building(spot[0], spot[1], 1.5)
+                && !obstacles.any_within([spot[0], spot[1]], 3.0);
+            if clear {
+                tree(mesh, [spot[0], spot[1], ground.street_height], rng);
+            }
+        },
+    );
+}
+
+/// Walks every street-level road edge, calling `visit` with the point, the edge's
+/// direction and the horizontal unit vector towards the road, at gaps drawn from `gap`.
+fn along_kerbs(
+    map: &Map,
+    ground: &GroundMap,
+    rng: &mut ChaCha8Rng,
+    first: std::ops::Range<f32>,
+    gap: std::ops::Range<f32>,
+    mut visit: impl FnMut(&mut ChaCha8Rng, V3, V3, V3),
+) {
     for edge in map.road_edges.iter().filter(|e| e.level == 0) {
         let points: Vec<V3> = edge.points.iter().map(v3).collect();
-        let mut next = rng.random_range(4.0..14.0);
+        let mut next = rng.random_range(first.clone());
         let mut walked = 0.0;
         for w in points.windows(2) {
             let len = dot(sub(w[1], w[0]), sub(w[1], w[0])).sqrt();
@@ -1060,17 +1088,11 @@ fn place_trees(mesh: &mut Mesh, map: &Map, ground: &GroundMap, rng: &mut ChaCha8
             let left = [-along[1], along[0], 0.0];
             while next < walked + len {
                 let p = add(w[0], scale(sub(w[1], w[0]), (next - walked) / len));
-                next += rng.random_range(9.0..20.0);
+                next += rng.random_range(gap.clone());
                 let road_left =
                     ground.class_at(p[0] + left[0], p[1] + left[1]) == GroundClass::Road;
-                let out = if road_left { scale(left, -1.0) } else { left };
-                let spot = add(p, scale(out, rng.random_range(1.0..2.0)));
-                let clear = ground.class_at(spot[0], spot[1]) != GroundClass::Road
-                    && !ground.near_building(spot[0], spot[1], 1.5)
-                    && !obstacles.any_within([spot[0], spot[1]], 3.0);
-                if clear {
-                    tree(mesh, [spot[0], spot[1], ground.street_height], rng);
-                }
+                let to_road = if road_left { left } else { scale(left, -1.0) };
+                visit(rng, p, along, to_road);
             }
             walked += len;
         }
@@ -1174,44 +1196,35 @@ fn place_parked_cars(mesh: &mut Mesh, map: &Map, ground: &GroundMap, rng: &mut C
         8.0,
         map.stop_lines.iter().flat_map(|s| s.points.iter().map(v3)),
     );
-    for edge in map.road_edges.iter().filter(|e| e.level == 0) {
-        let points: Vec<V3> = edge.points.iter().map(v3).collect();
-        let mut walked = 0.0;
-        let mut next = rng.random_range(2.0..8.0);
-        for w in points.windows(2) {
-            let len = dot(sub(w[1], w[0]), sub(w[1], w[0])).sqrt();
-            let along = normalize(sub(w[1], w[0]));
-            let left = [-along[1], along[0], 0.0];
-            while next < walked + len {
-                let p = add(w[0], scale(sub(w[1], w[0]), (next - walked) / len));
-                next += rng.random_range(5.5..7.0);
-                if !rng.random_bool(0.55) {
-                    continue;
-                }
-                let road_left =
-                    ground.class_at(p[0] + left[0], p[1] + left[1]) == GroundClass::Road;
-                let inward = if road_left { left } else { scale(left, -1.0) };
-                let spot = add(p, scale(inward, 1.1));
-                let clear = ground.class_at(spot[0], spot[1]) == GroundClass::Road
-                    && !lane_points.any_within([spot[0], spot[1]], 1.1)
-                    && !stops.any_within([spot[0], spot[1]], 12.0);
-                if clear {
-                    let heading = if rng.random_bool(0.5) {
-                        along
-                    } else {
-                        scale(along, -1.0)
-                    };
-                    car(
-                        mesh,
-                        [spot[0], spot[1], p[2].min(ground.street_height)],
-                        heading,
-                        rng,
-                    );
-                }
+    along_kerbs(
+        map,
+        ground,
+        rng,
+        2.0..8.0,
+        5.5..7.0,
+        |rng, p, along, to_road| {
+            if !rng.random_bool(0.55) {
+                return;
             }
-            walked += len;
-        }
-    }
+            let spot = add(p, scale(to_road, 1.1));
+            let clear = ground.class_at(spot[0], spot[1]) == GroundClass::Road
+                && !lane_points.any_within([spot[0], spot[1]], 1.1)
+                && !stops.any_within([spot[0], spot[1]], 12.0);
+            if clear {
+                let heading = if rng.random_bool(0.5) {
+                    along
+                } else {
+                    scale(along, -1.0)
+                };
+                car(
+                    mesh,
+                    [spot[0], spot[1], p[2].min(ground.street_height)],
+                    heading,
+                    rng,
+                );
+            }
+        },
+    );
 }
 
 fn car(mesh: &mut Mesh, foot: V3, heading: V3, rng: &mut ChaCha8Rng) {
