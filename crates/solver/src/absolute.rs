@@ -44,7 +44,7 @@ struct PointProblem<'a> {
 impl Problem for PointProblem<'_> {
     const SAMPLE_SIZE: usize = 3;
 
-    fn len(&self) -> usize {
+    fn correspondence_count(&self) -> usize {
         self.bearings.len()
     }
 

@@ -22,6 +22,9 @@
 //! Minimal and least-squares solvers run on stack `nalgebra` types without allocating;
 //! [`synthetic`] generates realistic dashcam problems for tests and benchmarks.
 
+// `!(x > 0.0)` is deliberate throughout: NaN must fail every such check.
+#![allow(clippy::neg_cmp_op_on_partial_ord)]
+
 pub mod absolute;
 pub mod covariance;
 pub mod degeneracy;

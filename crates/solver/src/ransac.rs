@@ -17,7 +17,7 @@ pub trait Problem {
     /// Correspondences in a minimal sample.
     const SAMPLE_SIZE: usize;
     /// Number of correspondences.
-    fn len(&self) -> usize;
+    fn correspondence_count(&self) -> usize;
     /// All models that fit the sampled correspondences exactly.
     fn solve_minimal(&self, sample: &[usize], models: &mut Solutions);
     /// Squared residual of correspondence `index` under `model`, in the units of the
@@ -114,7 +114,7 @@ pub fn ransac<P: Problem>(
     options: &RansacOptions,
     workspace: &mut RansacWorkspace,
 ) -> Option<RansacResult> {
-    let n = problem.len();
+    let n = problem.correspondence_count();
     let k = P::SAMPLE_SIZE;
     if n < k {
         return None;

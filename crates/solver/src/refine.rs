@@ -136,7 +136,7 @@ pub(crate) fn point_residual_squared(
 ) -> Option<f64> {
     let p = pose.to_camera(point);
     let cosine = bearing.dot(&p) / p.norm();
-    (cosine > 0.0).then(|| 1.0 - cosine * cosine)
+    (cosine > 0.0).then_some(1.0 - cosine * cosine)
 }
 
 /// Residual of a point landmark, `None` if it lies behind the camera. The Jacobian is
