@@ -1,7 +1,7 @@
 //! What every importer shares: options, the report of what an import did, and [`load`],
 //! which reads a map of any supported format.
 
-use crate::{Map, MapError, SignClass};
+use crate::{Map, MapError, Sign, SignClass};
 use mapfix_core::Geodetic;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -35,8 +35,13 @@ pub struct ImportReport {
 }
 
 impl ImportReport {
-    pub fn count_other(&mut self, code: &str) {
-        *self.other_sign_codes.entry(code.to_owned()).or_default() += 1;
+    /// Counts the codes of the signs that have no GTSRB class.
+    pub fn count_other_signs(&mut self, signs: &[Sign]) {
+        for sign in signs {
+            if let SignClass::Other(code) = &sign.class {
+                *self.other_sign_codes.entry(code.clone()).or_default() += 1;
+            }
+        }
     }
 }
 
@@ -50,11 +55,7 @@ pub fn load(path: &Path, options: &ImportOptions) -> Result<(Map, ImportReport),
         Some("geojson" | "json") => {
             let map = crate::geojson::from_str_with_origin(&read()?, path, options.origin)?;
             let mut report = ImportReport::default();
-            for sign in &map.signs {
-                if let SignClass::Other(code) = &sign.class {
-                    report.count_other(code);
-                }
-            }
+            report.count_other_signs(&map.signs);
             if let Some(origin) = options.origin {
                 report.notes.push(format!(
                     "local frame re-anchored at {:.7}° N, {:.7}° E, {:.2} m as asked",

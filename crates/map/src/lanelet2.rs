@@ -78,6 +78,7 @@ pub fn import(
         path,
         &mut report,
     )?;
+    report.count_other_signs(&map.signs);
     Ok((map, report))
 }
 
@@ -810,9 +811,6 @@ fn import_signs(
             })
             .collect();
         let class = sign_class(source.tags.get("subtype"), &referring);
-        if let SignClass::Other(code) = &class {
-            report.count_other(code);
-        }
         let approached = approached_lanelets(&class, &referring, lanelets);
         let face_height = source
             .tags

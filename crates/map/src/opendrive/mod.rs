@@ -16,9 +16,9 @@
 //!   connecting roads inside junctions;
 //! - `signals` and `objects`: see [`signals`] for placement and facing; German codes
 //!   (country `DE`, `DEU`, `OpenDRIVE` or none) map to GTSRB classes, other codes are kept
-//!   as [`SignClass::Other`] and counted; traffic lights and road markings given as
-//!   signals (flat on the road) are counted in the notes, StVO 294 becomes a stop line,
-//!   `pole`/`streetLamp` objects become poles;
+//!   as [`SignClass::Other`](crate::SignClass::Other) and counted; traffic lights and road
+//!   markings given as signals (flat on the road) are counted in the notes, StVO 294
+//!   becomes a stop line, `pole`/`streetLamp` objects become poles;
 //!   `signalReference`s are ignored (they repeat a signal for another road);
 //! - `header/geoReference` (`+proj=tmerc`/`+proj=utm`, see [`projection`]) and
 //!   `header/offset` place the file's frame on WGS84: the map's origin is the file's (0, 0),
@@ -31,7 +31,7 @@ mod lanes;
 pub mod projection;
 pub mod signals;
 
-use crate::{xml, ImportOptions, ImportReport, LaneLine, Map, MapError, Polyline, SignClass};
+use crate::{xml, ImportOptions, ImportReport, LaneLine, Map, MapError, Polyline};
 use geometry::{CubicProfile, Geometry, Pose2, ReferenceLine, Shape};
 use lanes::{Lane, LaneSection, RoadMark, SectionSamples};
 use mapfix_core::{Geodetic, LocalFrame, Vec3};
@@ -112,11 +112,7 @@ pub fn import(
         read_road(&context, road, options, &placement, &mut map, &mut tally)?;
     }
     make_ids_unique(&mut map, &mut tally);
-    for sign in &map.signs {
-        if let SignClass::Other(code) = &sign.class {
-            report.count_other(code);
-        }
-    }
+    report.count_other_signs(&map.signs);
     report.notes.extend(
         tally
             .counts

@@ -1,5 +1,5 @@
 use super::*;
-use crate::{LineColor, LineStyle, Mounting};
+use crate::{LineColor, LineStyle, Mounting, SignClass};
 use std::f64::consts::PI;
 use std::path::PathBuf;
 
