@@ -129,9 +129,9 @@ impl GroundMap {
             |i| classes[i] != GroundClass::Road as u8,
             |_, _| {},
         );
-        for i in 0..width * height {
-            if reach[i] != UNSEEN && ground.classes[i] != GroundClass::Road as u8 {
-                ground.classes[i] = GroundClass::Pavement as u8;
+        for (class, &steps) in ground.classes.iter_mut().zip(&reach) {
+            if steps != UNSEEN && *class != GroundClass::Road as u8 {
+                *class = GroundClass::Pavement as u8;
             }
         }
         for building in &map.buildings {

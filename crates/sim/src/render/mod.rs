@@ -251,10 +251,15 @@ impl Scene {
                     let y = band * BAND + r;
                     let (lo, hi) = lens.spans[y];
                     let ray_y = (y as f32 - lens.cy) / lens.fy;
-                    for x in lo as usize..hi as usize {
+                    for (x, out) in row
+                        .iter_mut()
+                        .enumerate()
+                        .take(hi as usize)
+                        .skip(lo as usize)
+                    {
                         let i = y * lens.width + x;
                         let ray = [(x as f32 - lens.cx) / lens.fx, ray_y, 1.0];
-                        row[x] = match ids[i] {
+                        *out = match ids[i] {
                             0 => {
                                 let sky = ctx.sky(ctx.to_world(ray));
                                 [0, 1, 2]

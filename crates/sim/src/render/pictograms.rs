@@ -477,7 +477,7 @@ fn arrow(path: &[[f32; 2]], width: f32, head: f32) -> Vec<Shape> {
 fn end_bars(canvas: &mut Canvas, count: usize) {
     for k in 0..count {
         let offset = (k as f32 - (count as f32 - 1.0) / 2.0) * 0.13;
-        let n = [0.7071_f32, 0.7071];
+        let n = [std::f32::consts::FRAC_1_SQRT_2; 2];
         let a = [0.72 + offset * n[0], 0.72 - offset * n[1]];
         let b = [-0.72 + offset * n[0], -0.72 - offset * n[1]];
         canvas.paint(stroke(&[[a[0], a[1]], [b[0], b[1]]], 0.055), BLACK);

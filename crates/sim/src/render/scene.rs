@@ -202,8 +202,7 @@ impl Mesh {
         &mut self,
         a: [f32; 2],
         b: [f32; 2],
-        z0: f32,
-        z1: f32,
+        [z0, z1]: [f32; 2],
         u0: f32,
         material: Material,
         indoor: bool,
@@ -238,7 +237,7 @@ impl Mesh {
         for i in 0..ring.len() {
             let (a, b) = (ring[i], ring[(i + 1) % ring.len()]);
             // Walking counter-clockwise, the outside is on the right: wall from b to a.
-            self.wall(b, a, z0, z1, u0, side, indoor);
+            self.wall(b, a, [z0, z1], u0, side, indoor);
             u0 += ((b[0] - a[0]).powi(2) + (b[1] - a[1]).powi(2)).sqrt();
         }
         if let Some(top) = top {
@@ -555,8 +554,7 @@ impl World {
                 mesh.wall(
                     [p[0], p[1]],
                     [q[0], q[1]],
-                    z,
-                    z + KERB_HEIGHT,
+                    [z, z + KERB_HEIGHT],
                     0.0,
                     Material::Kerb,
                     indoor,
