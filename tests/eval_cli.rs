@@ -192,7 +192,14 @@ fn report_and_plots_are_written() {
     );
     // Self-contained: nothing to fetch, no scripts.
     assert!(!html.contains("src=") && !html.contains("<script") && !html.contains("<link"));
-    for stem in ["map", "map-detail", "error-time", "lateral-longitudinal", "sigma", "cdf"] {
+    for stem in [
+        "map",
+        "map-detail",
+        "error-time",
+        "lateral-longitudinal",
+        "sigma",
+        "cdf",
+    ] {
         let svg = std::fs::read_to_string(plots.join(format!("{stem}.svg"))).unwrap();
         assert!(svg.contains("<svg"), "{stem}.svg");
         let png = std::fs::read(plots.join(format!("{stem}.png"))).unwrap();

@@ -5,17 +5,35 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum MapError {
     #[error("cannot read map {path}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot write map {path}")]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("map {path}: unknown format (expected .geojson, .json, .osm or .xodr)")]
     UnknownFormat { path: PathBuf },
     #[error("map {path}, {place}: {message}")]
-    Invalid { path: PathBuf, place: String, message: String },
+    Invalid {
+        path: PathBuf,
+        place: String,
+        message: String,
+    },
 }
 
 impl MapError {
-    pub fn invalid(path: impl Into<PathBuf>, place: impl Into<String>, message: impl Into<String>) -> Self {
-        MapError::Invalid { path: path.into(), place: place.into(), message: message.into() }
+    pub fn invalid(
+        path: impl Into<PathBuf>,
+        place: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        MapError::Invalid {
+            path: path.into(),
+            place: place.into(),
+            message: message.into(),
+        }
     }
 }

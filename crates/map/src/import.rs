@@ -20,7 +20,11 @@ pub struct ImportOptions {
 
 impl Default for ImportOptions {
     fn default() -> Self {
-        Self { default_sign_height: 2.5, origin: None, sample_step: 1.0 }
+        Self {
+            default_sign_height: 2.5,
+            origin: None,
+            sample_step: 1.0,
+        }
     }
 }
 
@@ -49,8 +53,16 @@ impl ImportReport {
 /// own format), `.osm` (Lanelet2) or `.xodr` (OpenDRIVE). For GeoJSON, `options.origin`
 /// (when set) re-anchors the local frame; the other options concern importers only.
 pub fn load(path: &Path, options: &ImportOptions) -> Result<(Map, ImportReport), MapError> {
-    let extension = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
-    let read = || std::fs::read_to_string(path).map_err(|source| MapError::Read { path: path.to_owned(), source });
+    let extension = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    let read = || {
+        std::fs::read_to_string(path).map_err(|source| MapError::Read {
+            path: path.to_owned(),
+            source,
+        })
+    };
     match extension.as_deref() {
         Some("geojson" | "json") => {
             let map = crate::geojson::from_str_with_origin(&read()?, path, options.origin)?;
@@ -68,7 +80,9 @@ pub fn load(path: &Path, options: &ImportOptions) -> Result<(Map, ImportReport),
         }
         Some("osm") => crate::lanelet2::import(&read()?, path, options),
         Some("xodr") => crate::opendrive::import(&read()?, path, options),
-        _ => Err(MapError::UnknownFormat { path: path.to_owned() }),
+        _ => Err(MapError::UnknownFormat {
+            path: path.to_owned(),
+        }),
     }
 }
 
@@ -90,7 +104,10 @@ mod tests {
         assert!(report.notes.is_empty());
 
         let origin = Geodetic::from_degrees(49.0, 8.4001, 100.0);
-        let options = ImportOptions { origin: Some(origin), ..Default::default() };
+        let options = ImportOptions {
+            origin: Some(origin),
+            ..Default::default()
+        };
         let (map, report) = load(&file, &options).unwrap();
         assert!((map.signs[0].position - mapfix_core::Vec3::new(0.0, 0.0, 2.5)).norm() < 1e-3);
         assert_eq!(report.notes.len(), 1);

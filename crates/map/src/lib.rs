@@ -21,5 +21,7 @@ mod xml;
 pub use error::MapError;
 pub use import::{load, ImportOptions, ImportReport};
 pub use index::{MapIndex, Visible};
-pub use model::{Building, LaneLine, LineColor, LineStyle, Map, Mounting, Pole, Polyline, Sign, Underground};
+pub use model::{
+    Building, LaneLine, LineColor, LineStyle, Map, Mounting, Pole, Polyline, Sign, Underground,
+};
 pub use sign_class::{SignClass, GTSRB_NAMES};

@@ -157,7 +157,12 @@ impl Map {
             .filter(|_| !self.signs.is_empty() || !self.lane_lines.is_empty())
             .chain(self.signs.iter().map(|s| s.level))
             .chain(self.lane_lines.iter().map(|l| l.line.level))
-            .chain(self.stop_lines.iter().chain(&self.road_edges).map(|l| l.level))
+            .chain(
+                self.stop_lines
+                    .iter()
+                    .chain(&self.road_edges)
+                    .map(|l| l.level),
+            )
             .chain(self.poles.iter().map(|p| p.level))
             .chain(self.underground.iter().map(|u| u.level))
             .collect();
@@ -172,11 +177,28 @@ impl Map {
             .signs
             .iter()
             .map(|s| s.position)
-            .chain(self.lane_lines.iter().flat_map(|l| l.line.points.iter().copied()))
-            .chain(self.stop_lines.iter().chain(&self.road_edges).flat_map(|l| l.points.iter().copied()))
+            .chain(
+                self.lane_lines
+                    .iter()
+                    .flat_map(|l| l.line.points.iter().copied()),
+            )
+            .chain(
+                self.stop_lines
+                    .iter()
+                    .chain(&self.road_edges)
+                    .flat_map(|l| l.points.iter().copied()),
+            )
             .chain(self.poles.iter().map(|p| p.base))
-            .chain(self.buildings.iter().flat_map(|b| b.footprint.iter().copied()))
-            .chain(self.underground.iter().flat_map(|u| u.outline.iter().copied()));
+            .chain(
+                self.buildings
+                    .iter()
+                    .flat_map(|b| b.footprint.iter().copied()),
+            )
+            .chain(
+                self.underground
+                    .iter()
+                    .flat_map(|u| u.outline.iter().copied()),
+            );
         points.fold(None, |bounds, p| match bounds {
             None => Some((p, p)),
             Some((lo, hi)) => Some((lo.inf(&p), hi.sup(&p))),
@@ -208,7 +230,10 @@ mod tests {
 
     #[test]
     fn level_from_underground_outline() {
-        let mut map = Map::new("t", LocalFrame::new(Geodetic::from_degrees(49.0, 8.4, 100.0)));
+        let mut map = Map::new(
+            "t",
+            LocalFrame::new(Geodetic::from_degrees(49.0, 8.4, 100.0)),
+        );
         map.underground.push(Underground {
             id: "park".into(),
             level: -1,
@@ -221,8 +246,16 @@ mod tests {
             ceiling: -2.0,
         });
         assert_eq!(map.level_at(&Vec3::new(50.0, 25.0, -5.0)), -1);
-        assert_eq!(map.level_at(&Vec3::new(50.0, 25.0, 0.5)), 0, "on the street above");
-        assert_eq!(map.level_at(&Vec3::new(150.0, 25.0, -5.0)), 0, "outside the outline");
+        assert_eq!(
+            map.level_at(&Vec3::new(50.0, 25.0, 0.5)),
+            0,
+            "on the street above"
+        );
+        assert_eq!(
+            map.level_at(&Vec3::new(150.0, 25.0, -5.0)),
+            0,
+            "outside the outline"
+        );
         assert_eq!(map.levels(), vec![-1]);
     }
 }

@@ -74,15 +74,23 @@ impl SignClass {
     /// optional OpenDRIVE `subtype` and a `value` (a speed limit's km/h).
     pub fn from_german_code(code: &str, subtype: Option<&str>, value: Option<f64>) -> SignClass {
         let code = code.trim();
-        let bare = code.strip_prefix("de").or_else(|| code.strip_prefix("DE")).unwrap_or(code);
+        let bare = code
+            .strip_prefix("de")
+            .or_else(|| code.strip_prefix("DE"))
+            .unwrap_or(code);
         let (main, inline_sub) = match bare.split_once(['-', '.', '_']) {
             Some((main, sub)) => (main, Some(sub)),
             None => (bare, None),
         };
-        let sub = subtype.filter(|s| !s.is_empty() && *s != "-1" && *s != "none").or(inline_sub);
+        let sub = subtype
+            .filter(|s| !s.is_empty() && *s != "-1" && *s != "none")
+            .or(inline_sub);
         match german_to_gtsrb(main, sub, value) {
             Some(id) => SignClass::Gtsrb(id),
-            None => SignClass::Other(format!("de{bare}{}", subtype.map(|s| format!("-{s}")).unwrap_or_default())),
+            None => SignClass::Other(format!(
+                "de{bare}{}",
+                subtype.map(|s| format!("-{s}")).unwrap_or_default()
+            )),
         }
     }
 }
@@ -173,24 +181,54 @@ mod tests {
 
     #[test]
     fn common_codes() {
-        assert_eq!(SignClass::from_german_code("de205", None, None), SignClass::Gtsrb(13));
-        assert_eq!(SignClass::from_german_code("de206", None, None), SignClass::Gtsrb(14));
-        assert_eq!(SignClass::from_german_code("de301", None, None), SignClass::Gtsrb(11));
-        assert_eq!(SignClass::from_german_code("274", Some("53"), None), SignClass::Gtsrb(1));
-        assert_eq!(SignClass::from_german_code("274", None, Some(50.0)), SignClass::Gtsrb(2));
-        assert_eq!(SignClass::from_german_code("de274-57", None, None), SignClass::Gtsrb(4));
-        assert_eq!(SignClass::from_german_code("103", Some("10"), None), SignClass::Gtsrb(19));
-        assert_eq!(SignClass::from_german_code("103", Some("20"), None), SignClass::Gtsrb(20));
+        assert_eq!(
+            SignClass::from_german_code("de205", None, None),
+            SignClass::Gtsrb(13)
+        );
+        assert_eq!(
+            SignClass::from_german_code("de206", None, None),
+            SignClass::Gtsrb(14)
+        );
+        assert_eq!(
+            SignClass::from_german_code("de301", None, None),
+            SignClass::Gtsrb(11)
+        );
+        assert_eq!(
+            SignClass::from_german_code("274", Some("53"), None),
+            SignClass::Gtsrb(1)
+        );
+        assert_eq!(
+            SignClass::from_german_code("274", None, Some(50.0)),
+            SignClass::Gtsrb(2)
+        );
+        assert_eq!(
+            SignClass::from_german_code("de274-57", None, None),
+            SignClass::Gtsrb(4)
+        );
+        assert_eq!(
+            SignClass::from_german_code("103", Some("10"), None),
+            SignClass::Gtsrb(19)
+        );
+        assert_eq!(
+            SignClass::from_german_code("103", Some("20"), None),
+            SignClass::Gtsrb(20)
+        );
     }
 
     #[test]
     fn unknown_codes_are_kept() {
-        assert_eq!(SignClass::from_german_code("de274", None, None), SignClass::Other("de274".into()));
+        assert_eq!(
+            SignClass::from_german_code("de274", None, None),
+            SignClass::Other("de274".into())
+        );
         assert_eq!(
             SignClass::from_german_code("1000", Some("10"), None),
             SignClass::Other("de1000-10".into())
         );
-        assert_eq!(SignClass::from_german_code("274", None, Some(40.0)).gtsrb(), None);
+        assert_eq!(
+            SignClass::from_german_code("274", None, Some(40.0)).gtsrb(),
+            None
+        );
     }
 
     #[test]
