@@ -8,6 +8,7 @@
 
 use crate::gnss::{self, GnssConfig};
 use crate::labels::{frame_labels, LabelWriter};
+use crate::printed;
 use crate::render::{Conditions, ConditionsPreset, Scene};
 use crate::route::Route;
 use crate::video::VideoWriter;
@@ -213,26 +214,19 @@ pub fn truth_row(out: &mut String, frame: usize, time: f64, pose: &Pose, local: 
     let geodetic = local.to_geodetic(&pose.position);
     let attitude = pose.attitude();
     let p = pose.position;
-    // A heading a rounding error below 360° prints as 0.
-    let heading = attitude.heading().to_degrees();
-    let heading = if heading >= 360.0 - 5e-7 {
-        heading - 360.0
-    } else {
-        heading
-    };
     let _ = writeln!(
         out,
         "{frame},{time:.6},{:.9},{:.9},{:.4},{:.6},{:.4},{:.4},{:.4},{:.6},{:.6},{:.6}",
-        geodetic.lat_deg(),
-        geodetic.lon_deg(),
-        geodetic.height,
-        heading,
-        p.x,
-        p.y,
-        p.z,
-        attitude.roll.to_degrees(),
-        attitude.pitch.to_degrees(),
-        attitude.yaw.to_degrees(),
+        printed::signed(geodetic.lat_deg(), 9),
+        printed::signed(geodetic.lon_deg(), 9),
+        printed::signed(geodetic.height, 4),
+        printed::heading_deg(attitude.heading(), 6),
+        printed::signed(p.x, 4),
+        printed::signed(p.y, 4),
+        printed::signed(p.z, 4),
+        printed::signed(attitude.roll.to_degrees(), 6),
+        printed::signed(attitude.pitch.to_degrees(), 6),
+        printed::signed(attitude.yaw.to_degrees(), 6),
     );
 }
 

@@ -9,6 +9,7 @@
 //! fixes are poorer. Epochs are written as NMEA 0183 GGA + RMC sentences.
 
 use crate::lanes::ray_segment;
+use crate::printed;
 use crate::route::Route;
 use mapfix_core::{LocalFrame, Vec3};
 use mapfix_map::Map;
@@ -266,12 +267,14 @@ pub fn to_nmea(epochs: &[GnssEpoch], frame: &LocalFrame, config: &GnssConfig) ->
                 (
                     format!(
                         "GPGGA,{time},{lat},{lon},1,{:02},{:.1},{:.2},M,0.0,M,,",
-                        fix.satellites, fix.hdop, geodetic.height
+                        fix.satellites,
+                        fix.hdop,
+                        printed::signed(geodetic.height, 2)
                     ),
                     format!(
                         "GPRMC,{time},A,{lat},{lon},{:.2},{:.1},{date},,,A",
                         fix.speed * 3600.0 / 1852.0,
-                        fix.course.to_degrees()
+                        printed::heading_deg(fix.course, 1)
                     ),
                 )
             }

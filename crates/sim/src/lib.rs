@@ -7,12 +7,13 @@
 //! errors and outages ([`gnss`]), and writes drive folders (frames or video, `camera.toml`,
 //! `truth.csv`, `labels.jsonl`, `gnss.nmea`) and training sets.
 
-mod error;
 pub mod dataset;
 pub mod drive;
+mod error;
 pub mod gnss;
 pub mod labels;
 pub mod lanes;
+mod printed;
 pub mod render;
 pub mod route;
 pub mod video;
