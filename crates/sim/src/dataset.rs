@@ -145,10 +145,7 @@ pub fn write_dataset(
         ));
     }
     let frames_dir = out.join("frames");
-    std::fs::create_dir_all(&frames_dir).map_err(|source| SimError::Write {
-        path: frames_dir.clone(),
-        source,
-    })?;
+    std::fs::create_dir_all(&frames_dir).map_err(SimError::writing(&frames_dir))?;
     let camera = &options.camera;
     camera.save(&out.join("camera.toml"))?;
     let sampler = PoseSampler::new(map, network);
@@ -176,7 +173,7 @@ pub fn write_dataset(
                         path: path.clone(),
                         message: e.to_string(),
                     })?;
-                std::fs::write(&path, jpeg).map_err(|source| SimError::Write { path, source })?;
+                std::fs::write(&path, jpeg).map_err(SimError::writing(&path))?;
                 Ok((pose, frame_labels(map, camera, &pose, k, &frame)))
             })
             .collect();

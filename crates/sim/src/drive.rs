@@ -104,16 +104,10 @@ pub fn write_drive(
             CONDITIONS_STREAM,
         ))),
     };
-    std::fs::create_dir_all(out).map_err(|source| SimError::Write {
-        path: out.to_owned(),
-        source,
-    })?;
+    std::fs::create_dir_all(out).map_err(SimError::writing(out))?;
     let frames_dir = out.join("frames");
     if options.png {
-        std::fs::create_dir_all(&frames_dir).map_err(|source| SimError::Write {
-            path: frames_dir.clone(),
-            source,
-        })?;
+        std::fs::create_dir_all(&frames_dir).map_err(SimError::writing(&frames_dir))?;
     }
     camera.save(&out.join("camera.toml"))?;
     let mut video = if options.video {
@@ -154,7 +148,7 @@ pub fn write_drive(
                     path: path.clone(),
                     message: e.to_string(),
                 })?;
-                std::fs::write(&path, png).map_err(|source| SimError::Write { path, source })?;
+                std::fs::write(&path, png).map_err(SimError::writing(&path))?;
             }
             if let Some(video) = video.as_mut() {
                 video.push(&frame.image)?;
@@ -273,10 +267,7 @@ pub fn dashcam(width: u32, height: u32, fps: f64) -> CameraModel {
 }
 
 pub(crate) fn write_text(path: &Path, text: &str) -> Result<(), SimError> {
-    std::fs::write(path, text).map_err(|source| SimError::Write {
-        path: path.to_owned(),
-        source,
-    })
+    std::fs::write(path, text).map_err(SimError::writing(path))
 }
 
 #[cfg(test)]

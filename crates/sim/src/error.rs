@@ -1,4 +1,4 @@
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Errors of the simulator. Each names the file (and line) or the route it concerns.
 #[derive(Debug, thiserror::Error)]
@@ -25,4 +25,22 @@ pub enum SimError {
     Encode { path: PathBuf, message: String },
     #[error(transparent)]
     Camera(#[from] mapfix_core::CameraError),
+}
+
+impl SimError {
+    /// For `map_err`: an I/O error while writing `path`.
+    pub(crate) fn writing(path: &Path) -> impl FnOnce(std::io::Error) -> SimError + '_ {
+        move |source| SimError::Write {
+            path: path.to_owned(),
+            source,
+        }
+    }
+
+    /// For `map_err`: an I/O error while reading `path`.
+    pub(crate) fn reading(path: &Path) -> impl FnOnce(std::io::Error) -> SimError + '_ {
+        move |source| SimError::Read {
+            path: path.to_owned(),
+            source,
+        }
+    }
 }

@@ -70,10 +70,7 @@ pub struct LabelWriter {
 
 impl LabelWriter {
     pub fn create(path: &Path) -> Result<Self, SimError> {
-        let file = File::create(path).map_err(|source| SimError::Write {
-            path: path.to_owned(),
-            source,
-        })?;
+        let file = File::create(path).map_err(SimError::writing(path))?;
         Ok(Self {
             path: path.to_owned(),
             file: BufWriter::new(file),
@@ -84,17 +81,11 @@ impl LabelWriter {
         serde_json::to_writer(&mut self.file, labels).expect("labels are plain data");
         self.file
             .write_all(b"\n")
-            .map_err(|source| SimError::Write {
-                path: self.path.clone(),
-                source,
-            })
+            .map_err(SimError::writing(&self.path))
     }
 
     pub fn finish(mut self) -> Result<(), SimError> {
-        self.file.flush().map_err(|source| SimError::Write {
-            path: self.path.clone(),
-            source,
-        })
+        self.file.flush().map_err(SimError::writing(&self.path))
     }
 }
 

@@ -379,10 +379,7 @@ impl Route {
 /// `east_m,north_m`, as map coordinates; an optional third column is the level (0 street,
 /// −1 underground). Blank lines and lines starting with `#` are skipped.
 pub fn load_waypoints(path: &Path, map: &Map) -> Result<Vec<Waypoint>, SimError> {
-    let text = std::fs::read_to_string(path).map_err(|source| SimError::Read {
-        path: path.to_owned(),
-        source,
-    })?;
+    let text = std::fs::read_to_string(path).map_err(SimError::reading(path))?;
     let error = |line: usize, message: String| SimError::RouteFile {
         path: path.to_owned(),
         line,

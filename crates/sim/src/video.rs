@@ -62,10 +62,7 @@ impl VideoWriter {
             ));
         let encoder = Encoder::with_api_config(OpenH264API::from_source(), config)
             .map_err(|e| error(format!("cannot start the H.264 encoder: {e}")))?;
-        let file = File::create(path).map_err(|source| SimError::Write {
-            path: path.to_owned(),
-            source,
-        })?;
+        let file = File::create(path).map_err(SimError::writing(path))?;
         Ok(Self {
             path: path.to_owned(),
             encoder,
@@ -186,10 +183,7 @@ impl VideoWriter {
         };
         mp4.write_end().map_err(|e| self.error(e))?;
         let mut writer = mp4.into_writer();
-        std::io::Write::flush(&mut writer).map_err(|source| SimError::Write {
-            path: self.path.clone(),
-            source,
-        })?;
+        std::io::Write::flush(&mut writer).map_err(SimError::writing(&self.path))?;
         Ok(self.frames)
     }
 }
@@ -219,17 +213,8 @@ pub fn decode(path: &Path) -> Result<DecodedVideo, SimError> {
         path: path.to_owned(),
         message,
     };
-    let file = File::open(path).map_err(|source| SimError::Read {
-        path: path.to_owned(),
-        source,
-    })?;
-    let size = file
-        .metadata()
-        .map_err(|source| SimError::Read {
-            path: path.to_owned(),
-            source,
-        })?
-        .len();
+    let file = File::open(path).map_err(SimError::reading(path))?;
+    let size = file.metadata().map_err(SimError::reading(path))?.len();
     let mut reader = mp4::Mp4Reader::read_header(std::io::BufReader::new(file), size)
         .map_err(|e| error(e.to_string()))?;
     let track_id = *reader

@@ -93,11 +93,7 @@ impl GroundMap {
         // Roads at street level stop where an underground space begins (a tunnel portal).
         let mut covered = vec![false; width * height];
         for space in &map.underground {
-            let ring: Vec<[f32; 2]> = space
-                .outline
-                .iter()
-                .map(|p| [p.x as f32, p.y as f32])
-                .collect();
+            let ring = plan(&space.outline);
             ground.cells_in_ring(&ring, |i| covered[i] = true);
         }
         ground.grow(
@@ -135,11 +131,7 @@ impl GroundMap {
             }
         }
         for building in &map.buildings {
-            let ring: Vec<[f32; 2]> = building
-                .footprint
-                .iter()
-                .map(|p| [p.x as f32, p.y as f32])
-                .collect();
+            let ring = plan(&building.footprint);
             let mut cells = Vec::new();
             ground.cells_in_ring(&ring, |i| cells.push(i));
             for i in cells {
@@ -270,6 +262,12 @@ impl GroundMap {
             self.origin[1] + self.height as f32 * self.cell,
         )
     }
+}
+
+/// East and north of `points` in the renderer's `f32`: the plan view that the ground raster
+/// and the ring tests work in.
+pub(crate) fn plan(points: &[mapfix_core::Vec3]) -> Vec<[f32; 2]> {
+    points.iter().map(|p| [p.x as f32, p.y as f32]).collect()
 }
 
 /// Even-odd test of a point against a closed ring (east, north).

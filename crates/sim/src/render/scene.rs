@@ -2,7 +2,7 @@
 //! affine texture mapping each, grouped into spatial chunks for culling; sign boards kept
 //! apart so that each frame can tilt them.
 
-use super::ground::{point_in_ring, GroundClass, GroundMap};
+use super::ground::{plan, point_in_ring, GroundClass, GroundMap};
 use super::pictograms::{segment_dist2, SignShape};
 use mapfix_map::{LineColor, LineStyle, Map, Mounting};
 use rand::{Rng, SeedableRng};
@@ -573,11 +573,7 @@ impl World {
         }
 
         for building in &map.buildings {
-            let ring: Vec<[f32; 2]> = building
-                .footprint
-                .iter()
-                .map(|p| [p.x as f32, p.y as f32])
-                .collect();
+            let ring = plan(&building.footprint);
             if ring.len() < 3 {
                 continue;
             }
@@ -681,7 +677,7 @@ fn ground_tiles(mesh: &mut Mesh, ground: &GroundMap, map: &Map) {
         .underground
         .iter()
         .map(|u| {
-            let ring: Vec<[f32; 2]> = u.outline.iter().map(|p| [p.x as f32, p.y as f32]).collect();
+            let ring = plan(&u.outline);
             let (cx, cy) = ring
                 .iter()
                 .fold((0.0, 0.0), |c, p| (c.0 + p[0], c.1 + p[1]));
@@ -812,19 +808,13 @@ fn underground_space(mesh: &mut Mesh, map: &Map, space: &mapfix_map::Underground
         .underground
         .iter()
         .filter(|u| u.id != space.id)
-        .map(|u| u.outline.iter().map(|p| [p.x as f32, p.y as f32]).collect())
+        .map(|u| plan(&u.outline))
         .collect();
     let portal_lanes: Vec<Vec<[f32; 2]>> = map
         .lane_lines
         .iter()
         .filter(|l| l.line.level != space.level)
-        .map(|l| {
-            l.line
-                .points
-                .iter()
-                .map(|p| [p.x as f32, p.y as f32])
-                .collect()
-        })
+        .map(|l| plan(&l.line.points))
         .collect();
     let mut u0 = 0.0;
     for i in 0..ring.len() {
