@@ -67,7 +67,8 @@ pub fn solve_options(
 }
 
 pub fn run(args: SolveArgs) -> anyhow::Result<()> {
-    if !(args.threshold_px > 0.0) {
+    // NaN must be rejected too, so spell it out rather than test `<= 0.0` alone.
+    if args.threshold_px.is_nan() || args.threshold_px <= 0.0 {
         bail!("--threshold-px must be positive, got {}", args.threshold_px);
     }
     if !(args.confidence > 0.0 && args.confidence < 1.0) {
