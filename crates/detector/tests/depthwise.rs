@@ -1,7 +1,10 @@
 //! The direct depthwise kernel and the fused bias/activation against candle's own
 //! operations: forward values and gradients on random tensors of random shapes.
 
+mod common;
+
 use candle_core::{DType, Device, Tensor, Var};
+use common::{max_abs, max_abs_difference};
 use mapfix_detector::ops::{bias_activation, depthwise_conv2d, same_padding, Activation};
 use proptest::prelude::*;
 
@@ -58,17 +61,6 @@ fn reference(
         Activation::Identity => out,
         Activation::Relu6 => out.clamp(0f32, 6f32).unwrap(),
     }
-}
-
-/// Largest absolute value of a tensor.
-fn max_abs(tensor: &Tensor) -> f32 {
-    let abs = tensor.abs().unwrap().flatten_all().unwrap();
-    abs.max(0).unwrap().to_scalar::<f32>().unwrap()
-}
-
-fn max_abs_difference(a: &Tensor, b: &Tensor) -> f32 {
-    assert_eq!(a.dims(), b.dims());
-    max_abs(&(a - b).unwrap())
 }
 
 #[derive(Debug, Clone)]

@@ -1,8 +1,9 @@
 //! The result every solver returns, its status, and the options they share.
 
+use crate::covariance::finish;
 use crate::degeneracy::Degeneracy;
 use crate::pose::{CameraPose, Observations};
-use crate::refine::Loss;
+use crate::refine::{refine, Freedom, Loss, RefineOptions};
 use nalgebra::{Matrix3, Matrix6};
 
 /// A solved pose with its uncertainty and how well it fits.
@@ -95,4 +96,32 @@ pub trait PoseSolver {
         observations: &Observations<'_>,
         options: &SolveOptions,
     ) -> Result<Fix, SolveError>;
+}
+
+/// The tail of the solvers that start from a single pose: robust least squares over
+/// `freedom` with every landmark, then the fix (statistics, covariance) where it ends.
+pub(crate) fn refine_to_fix(
+    observations: &Observations<'_>,
+    initial: &CameraPose,
+    freedom: Freedom,
+    options: &SolveOptions,
+) -> Result<Fix, SolveError> {
+    let refined = refine(
+        observations,
+        None,
+        initial,
+        freedom,
+        &RefineOptions {
+            loss: options.loss,
+            max_iterations: options.max_refine_iterations,
+        },
+    );
+    finish(
+        observations,
+        &refined.pose,
+        freedom,
+        options,
+        refined.iterations,
+    )
+    .map_err(SolveError::Degenerate)
 }

@@ -5,11 +5,10 @@
 //! linear system for c, solvable with two landmarks in different directions; Gauss–Newton
 //! on the angular residuals (with the robust loss) then gives the maximum-likelihood fix.
 
-use crate::covariance::finish;
 use crate::degeneracy::{check_bearing_spread, check_observations, Degeneracy};
-use crate::fix::{Fix, PoseSolver, SolveError, SolveOptions};
+use crate::fix::{refine_to_fix, Fix, PoseSolver, SolveError, SolveOptions};
 use crate::pose::{CameraPose, Observations};
-use crate::refine::{refine, Freedom, RefineOptions};
+use crate::refine::Freedom;
 use mapfix_core::{Rot3, Vec3};
 use nalgebra::Matrix3;
 
@@ -50,23 +49,11 @@ impl PoseSolver for PositionOnly {
         let centre = self
             .linear(observations.bearings, observations.points)
             .ok_or(SolveError::Degenerate(Degeneracy::AllAtOneBearing))?;
-        let refined = refine(
+        refine_to_fix(
             observations,
-            None,
             &CameraPose::new(self.rotation, centre),
             Freedom::PositionOnly,
-            &RefineOptions {
-                loss: options.loss,
-                max_iterations: options.max_refine_iterations,
-            },
-        );
-        finish(
-            observations,
-            &refined.pose,
-            Freedom::PositionOnly,
             options,
-            refined.iterations,
         )
-        .map_err(SolveError::Degenerate)
     }
 }

@@ -7,11 +7,10 @@
 //! 2-point solver. With more landmarks, the best 2-point pose over a few well-spread
 //! pairs starts Levenberg–Marquardt over the four free parameters.
 
-use crate::covariance::finish;
 use crate::degeneracy::{check_bearing_spread, check_observations, Degeneracy};
-use crate::fix::{Fix, PoseSolver, SolveError, SolveOptions};
+use crate::fix::{refine_to_fix, Fix, PoseSolver, SolveError, SolveOptions};
 use crate::pose::{CameraPose, Observations, Solutions};
-use crate::refine::{point_residual_squared, refine, Freedom, RefineOptions};
+use crate::refine::{point_residual_squared, Freedom};
 use mapfix_core::{Rot3, Vec3};
 use nalgebra::Vector2;
 
@@ -172,23 +171,6 @@ impl PoseSolver for Upright {
             observations.points,
             options.inlier_threshold,
         )?;
-        let refined = refine(
-            observations,
-            None,
-            &initial,
-            Freedom::Upright,
-            &RefineOptions {
-                loss: options.loss,
-                max_iterations: options.max_refine_iterations,
-            },
-        );
-        finish(
-            observations,
-            &refined.pose,
-            Freedom::Upright,
-            options,
-            refined.iterations,
-        )
-        .map_err(SolveError::Degenerate)
+        refine_to_fix(observations, &initial, Freedom::Upright, options)
     }
 }
