@@ -281,6 +281,8 @@ fn normal_equations(
     }
 }
 
+/// The robust cost alone: the terms of [`visit_residuals`] without their Jacobians,
+/// which trial steps do not need.
 pub(crate) fn cost(
     observations: &Observations<'_>,
     mask: Option<&[bool]>,
@@ -370,8 +372,9 @@ pub struct Refinement {
     pub converged: bool,
 }
 
-/// Minimises the robust angular cost of `observations` (points where `mask` allows, and
-/// all lane rays) over the parameters `freedom` leaves free, starting at `initial`.
+/// Minimises the robust angular cost of `observations` (points where `mask`, one flag
+/// per point, allows, and all lane rays) over the parameters `freedom` leaves free,
+/// starting at `initial`.
 pub fn refine(
     observations: &Observations<'_>,
     mask: Option<&[bool]>,
