@@ -179,8 +179,8 @@ impl LegacyReader {
             .try_fold(offset, |sum, (&dim, &stride)| {
                 sum.checked_add(dim.saturating_sub(1).checked_mul(stride)?)
             });
-        let in_bounds =
-            dims.contains(&0) || last.is_some_and(|last| (last + 1) * element <= storage.len());
+        let end = last.and_then(|last| last.checked_add(1)?.checked_mul(element));
+        let in_bounds = dims.contains(&0) || end.is_some_and(|end| end <= storage.len());
         if !in_bounds {
             return Err(self.bad(format!(
                 "tensor {} (shape {dims:?}, strides {strides:?}, offset {offset}) reaches past its storage of {} elements",
@@ -188,8 +188,18 @@ impl LegacyReader {
                 storage.len() / element
             )));
         }
+        // A zero stride repeats elements, so the storage does not bound the tensor's size.
+        let size = dims
+            .iter()
+            .try_fold(element, |size, &dim| size.checked_mul(dim));
+        let mut bytes = Vec::new();
+        if size.is_none_or(|size| bytes.try_reserve_exact(size).is_err()) {
+            return Err(self.bad(format!(
+                "tensor {} (shape {dims:?}) is too large to hold",
+                info.name
+            )));
+        }
         let count: usize = dims.iter().product();
-        let mut bytes = Vec::with_capacity(count * element);
         let mut index = vec![0usize; dims.len()];
         for _ in 0..count {
             let at = offset + index.iter().zip(strides).map(|(i, s)| i * s).sum::<usize>();
@@ -310,9 +320,20 @@ mod tests {
         }
     }
 
+    /// A view of the checkpoint's one storage: name, offset, size and strides.
+    type View<'a> = (&'a str, u8, &'a [u8], &'a [u8]);
+
     /// Two tensors viewing one storage of 0, 1, …, 11: a 2×3 matrix stored column-major
     /// (strides (1, 2)), and a 2×2 block at offset 6 with its rows 3 apart.
     fn legacy_checkpoint() -> Vec<u8> {
+        checkpoint_viewing(&[
+            ("transposed", 0, &[2, 3], &[1, 2]),
+            ("block", 6, &[2, 2], &[3, 1]),
+        ])
+    }
+
+    /// A legacy checkpoint of the `views` of one storage holding 0, 1, …, 11.
+    fn checkpoint_viewing(views: &[View]) -> Vec<u8> {
         let mut file = LEGACY_MAGIC.to_vec();
         file.extend_from_slice(&[0x80, 0x02, b'M', 0xe9, 0x03, b'.']);
         let mut info = Pickle::default();
@@ -326,10 +347,9 @@ mod tests {
             .op(&[0x80, 0x02])
             .global("collections", "OrderedDict")
             .op(b")R(");
-        state
-            .text("transposed")
-            .tensor("7", 12, 0, &[2, 3], &[1, 2]);
-        state.text("block").tensor("7", 12, 6, &[2, 2], &[3, 1]);
+        for &(name, offset, size, stride) in views {
+            state.text(name).tensor("7", 12, offset, size, stride);
+        }
         state.op(b"u.");
         file.extend(state.0);
         let mut keys = Pickle::default();
@@ -381,6 +401,24 @@ mod tests {
         assert!(
             error.contains("tensor block")
                 && error.contains("reaches past its storage of 8 elements"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_zero_stride_repeats_elements() {
+        let tensors = read(&checkpoint_viewing(&[("rows", 1, &[2, 3], &[0, 1])])).unwrap();
+        let rows = tensors["rows"].to_vec2::<f32>().unwrap();
+        assert_eq!(rows, [[1.0, 2.0, 3.0], [1.0, 2.0, 3.0]]);
+    }
+
+    #[test]
+    fn a_view_too_large_to_hold_is_refused() {
+        // 255⁸ four-byte elements, all the same one: inside its storage, but no memory holds it.
+        let bytes = checkpoint_viewing(&[("huge", 0, &[255; 8], &[0; 8])]);
+        let error = read(&bytes).unwrap_err().to_string();
+        assert!(
+            error.contains("tensor huge") && error.contains("too large to hold"),
             "{error}"
         );
     }
