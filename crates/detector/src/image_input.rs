@@ -25,7 +25,8 @@ pub fn image_tensor(image: &RgbImage, width: u32, height: u32) -> Result<Tensor>
         resized = image::imageops::resize(image, width, height, FilterType::Triangle);
         &resized
     };
-    let plane = (width * height) as usize;
+    // In usize: width × height can exceed u32::MAX.
+    let plane = width as usize * height as usize;
     let mut planar = vec![0f32; 3 * plane];
     for (index, pixel) in image.pixels().enumerate() {
         for (channel, &value) in pixel.0.iter().enumerate() {
