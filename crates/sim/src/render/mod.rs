@@ -92,7 +92,9 @@ struct FrameSign {
 }
 
 thread_local! {
-    static BUFFERS: RefCell<FrameBuffers> = RefCell::new(FrameBuffers::default());
+    /// Buffers free for the next frame on this thread. A stack rather than one set: a rayon
+    /// worker waiting inside one frame's parallel pass may start rendering another frame.
+    static FREE_BUFFERS: RefCell<Vec<FrameBuffers>> = const { RefCell::new(Vec::new()) };
 }
 
 impl Scene {
@@ -113,15 +115,10 @@ impl Scene {
         conditions: &Conditions,
         frame_seed: u64,
     ) -> RenderedFrame {
-        BUFFERS.with(|buffers| {
-            self.render_with(
-                &mut buffers.borrow_mut(),
-                camera,
-                vehicle,
-                conditions,
-                frame_seed,
-            )
-        })
+        let mut buffers = FREE_BUFFERS.with_borrow_mut(Vec::pop).unwrap_or_default();
+        let frame = self.render_with(&mut buffers, camera, vehicle, conditions, frame_seed);
+        FREE_BUFFERS.with_borrow_mut(|free| free.push(buffers));
+        frame
     }
 
     fn render_with(
