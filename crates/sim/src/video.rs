@@ -209,7 +209,7 @@ pub struct DecodedVideo {
 pub fn decode(path: &Path) -> Result<DecodedVideo, SimError> {
     use openh264::decoder::Decoder;
     use openh264::formats::YUVSource;
-    let error = |message: String| SimError::Encode {
+    let error = |message: String| SimError::Decode {
         path: path.to_owned(),
         message,
     };
