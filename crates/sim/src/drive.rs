@@ -22,7 +22,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 /// The header of `truth.csv`.
-pub const TRUTH_HEADER: &str =
+pub(crate) const TRUTH_HEADER: &str =
     "frame,time_s,lat,lon,height_m,heading_deg,east_m,north_m,up_m,roll_deg,pitch_deg,yaw_deg";
 
 /// Frames rendered together before they are written.
@@ -204,7 +204,13 @@ pub fn write_drive(
 }
 
 /// Appends a `truth.csv` row; degrees only here, at the edge.
-pub fn truth_row(out: &mut String, frame: usize, time: f64, pose: &Pose, local: &LocalFrame) {
+pub(crate) fn truth_row(
+    out: &mut String,
+    frame: usize,
+    time: f64,
+    pose: &Pose,
+    local: &LocalFrame,
+) {
     let geodetic = local.to_geodetic(&pose.position);
     let attitude = pose.attitude();
     let p = pose.position;

@@ -291,7 +291,7 @@ pub fn to_nmea(epochs: &[GnssEpoch], frame: &LocalFrame, config: &GnssConfig) ->
 }
 
 /// XOR of the bytes between `$` and `*`.
-pub fn checksum(body: &str) -> u8 {
+fn checksum(body: &str) -> u8 {
     body.bytes().fold(0, |acc, b| acc ^ b)
 }
 

@@ -26,7 +26,6 @@ mod shade;
 mod tests;
 
 pub use conditions::{Conditions, ConditionsPreset, UnknownPreset};
-pub use pictograms::SignShape;
 
 use lens::Lens;
 use mapfix_core::{CameraModel, Pose, Vec3};
