@@ -1,8 +1,8 @@
 //! One module per subcommand.
 
+pub mod bench;
 pub mod eval;
 pub mod map;
-pub mod bench;
-pub mod solve;
-pub mod simulate;
 pub mod model;
+pub mod simulate;
+pub mod solve;
