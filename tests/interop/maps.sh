@@ -24,7 +24,7 @@ check() {
         echo "FAIL $name: import failed"; cat "$out/$name.log"; failures=$((failures + 1)); return
     fi
     "$mapfix" map info "$out/$name.geojson" --json >"$out/$name.json"
-    if python3 - "$out/$name.json" "$out/$name.geojson" "$condition" <<'PY'
+    if python3 - "$out/$name.json" "$out/$name.geojson" "$condition" "$name" <<'PY'
 import json, sys
 info = json.load(open(sys.argv[1]))
 collection = json.load(open(sys.argv[2]))
@@ -36,12 +36,15 @@ for feature in collection["features"]:
         coords = coords[0]
     assert len(coords) == 3, f"2-D coordinates in {feature.get('id')}"
     assert -180 <= coords[0] <= 180 and -90 <= coords[1] <= 90
-sys.exit(0 if eval(sys.argv[3], {"info": info}) else 1)
+passed = eval(sys.argv[3], {"info": info})
+summary = " ".join(f"{key}={info[key]}" for key in ("signs", "lane_lines", "stop_lines", "classes", "levels"))
+print(f"{'ok  ' if passed else 'FAIL'} {sys.argv[4]}: {summary}")
+sys.exit(0 if passed else 1)
 PY
     then
-        echo "ok   $name: $(python3 -c 'import json,sys; i=json.load(open(sys.argv[1])); print(f"signs={i[\"signs\"]} lane_lines={i[\"lane_lines\"]} stop_lines={i[\"stop_lines\"]} classes={i[\"classes\"]} levels={i[\"levels\"]}")' "$out/$name.json")"
+        :
     else
-        echo "FAIL $name: expected $condition"; cat "$out/$name.json"; failures=$((failures + 1))
+        echo "     expected: $condition"; failures=$((failures + 1))
     fi
 }
 
