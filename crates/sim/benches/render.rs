@@ -1,7 +1,7 @@
 //! Frame rate of the renderer on the demo town: 640×360 frames along the avenue (a
 //! typical street view) and in the underground car park, on 1 and 2 rayon threads.
 
-use mapfix_core::{Attitude, CameraModel, Distortion, Intrinsics, Mount, Pose, Vec3};
+use mapfix_core::{Attitude, CameraModel, Pose};
 use mapfix_sim::render::{Conditions, ConditionsPreset, Scene};
 use std::sync::OnceLock;
 
@@ -39,31 +39,9 @@ fn setup() -> &'static Setup {
     })
 }
 
+/// The camera drives are rendered with (as `mapfix bench sim` uses).
 fn camera() -> CameraModel {
-    CameraModel {
-        intrinsics: Intrinsics {
-            width: 640,
-            height: 360,
-            fx: 480.0,
-            fy: 480.0,
-            cx: 319.5,
-            cy: 179.5,
-        },
-        distortion: Distortion {
-            k1: -0.1,
-            k2: 0.02,
-            ..Default::default()
-        },
-        mount: Mount {
-            position: Vec3::new(1.5, 0.0, 1.35),
-            attitude: Attitude {
-                roll: 0.0,
-                pitch: 2f64.to_radians(),
-                yaw: 0.0,
-            },
-        },
-        fps: 30.0,
-    }
+    mapfix_sim::drive::dashcam(640, 360, 30.0)
 }
 
 fn render_poses(bencher: divan::Bencher, threads: usize, poses: fn(&Setup) -> &[Pose]) {
