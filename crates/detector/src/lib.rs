@@ -5,6 +5,7 @@
 //! kernels (direct depthwise convolution, 1×1 convolutions as matrix products) that make
 //! it fast enough to run per frame on two cores.
 
+pub mod detections;
 pub mod efficientnet;
 pub mod error;
 pub mod image_input;
@@ -12,6 +13,7 @@ pub mod import;
 pub mod ops;
 pub mod pth;
 
+pub use detections::{Detections, Lane, LaneSlot, SignDetection};
 pub use efficientnet::{EfficientNetLite0, Features, Kernels};
 pub use error::{DetectorError, Result};
 pub use import::{import_backbone, ImportReport};

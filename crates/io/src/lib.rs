@@ -1,0 +1,5 @@
+//! The edges of mapfix: everything that reads recordings and writes results. Frames come
+//! in from MP4/H.264 files, raw H.264 streams and image folders behind one `FrameSource`
+//! trait, with time stamps; GNSS logs come in from NMEA and GPX; position tracks go out as
+//! CSV, GeoJSON, GPX, TUM and NMEA 0183, to files or to TCP clients. No other crate of
+//! mapfix touches a file format of recordings or tracks.
