@@ -31,7 +31,7 @@ fn frame() -> Tensor {
     Tensor::from_vec(values, (1, 3, HEIGHT, WIDTH), &Device::Cpu).expect("frame tensor")
 }
 
-/// Backbone features (strides 4–32) of one 192×320 frame, fast kernels.
+/// Backbone features (strides 8–32) of one 192×320 frame, fast kernels.
 #[divan::bench(sample_count = 30)]
 fn backbone_fast_192x320(bencher: divan::Bencher) {
     let model = MODEL.clone().with_kernels(Kernels::Fast);

@@ -82,7 +82,7 @@ const STAGES: [Stage; 7] = [
 ];
 
 /// Stages whose output is a feature map for the heads, with that map's stride.
-const FEATURE_STAGES: [(usize, usize); 4] = [(1, 4), (2, 8), (4, 16), (6, 32)];
+const FEATURE_STAGES: [(usize, usize); 3] = [(2, 8), (4, 16), (6, 32)];
 
 /// How convolutions are computed. Both give the same numbers; `Candle` exists to measure
 /// and test the fast path against candle's own `conv2d`.
@@ -98,8 +98,6 @@ pub enum Kernels {
 /// Multi-scale feature maps, each (B, C, H/stride, W/stride).
 #[derive(Debug, Clone)]
 pub struct Features {
-    /// Stride 4, 24 channels.
-    pub stride4: Tensor,
     /// Stride 8, 40 channels.
     pub stride8: Tensor,
     /// Stride 16, 112 channels.
@@ -109,7 +107,7 @@ pub struct Features {
 }
 
 /// Channel counts of [`Features`], for building heads.
-pub const FEATURE_CHANNELS: [usize; 4] = [24, 40, 112, 320];
+pub const FEATURE_CHANNELS: [usize; 3] = [40, 112, 320];
 
 /// A convolution with its folded bias; `weight` is (out, in / groups, k, k).
 #[derive(Debug, Clone)]
@@ -316,7 +314,7 @@ impl EfficientNetLite0 {
         self
     }
 
-    /// Feature maps at strides 4, 8, 16 and 32 of a (B, 3, H, W) RGB batch in 0‥255.
+    /// Feature maps at strides 8, 16 and 32 of a (B, 3, H, W) RGB batch in 0‥255.
     pub fn forward(&self, images: &Tensor) -> Result<Features> {
         let mut x = self.stem_forward(images)?;
         let mut taps = Vec::with_capacity(FEATURE_STAGES.len());
@@ -328,11 +326,10 @@ impl EfficientNetLite0 {
                 taps.push(x.clone());
             }
         }
-        let [stride4, stride8, stride16, stride32]: [Tensor; 4] = taps
+        let [stride8, stride16, stride32]: [Tensor; 3] = taps
             .try_into()
             .map_err(|_| DetectorError::Input("feature stages out of step".into()))?;
         Ok(Features {
-            stride4,
             stride8,
             stride16,
             stride32,
