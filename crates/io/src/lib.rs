@@ -3,3 +3,7 @@
 //! trait, with time stamps; GNSS logs come in from NMEA and GPX; position tracks go out as
 //! CSV, GeoJSON, GPX, TUM and NMEA 0183, to files or to TCP clients. No other crate of
 //! mapfix touches a file format of recordings or tracks.
+
+pub mod record;
+
+pub use record::{ErrorEllipse, Fix, GnssStatus, PositionRecord, Sigma, Source};

@@ -1,0 +1,263 @@
+//! The per-frame output record: what every writer (CSV, GeoJSON, GPX, TUM, NMEA file and
+//! TCP) turns into its own format. The pipeline makes one `PositionRecord` per frame,
+//! with or without a fix, so that a frame never goes missing from an output.
+
+use mapfix_core::{Geodetic, Vec3};
+use nalgebra::Matrix3;
+
+/// How a fix was obtained (the `source` column of `positions.csv`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Source {
+    /// From this frame's landmarks alone.
+    Vision,
+    /// The filter's estimate with a vision fix of this frame in it (GNSS possibly too).
+    Fused,
+    /// The filter's estimate with only GNSS in it this frame.
+    Gnss,
+    /// Predicted from earlier fixes, nothing measured this frame.
+    DeadReckoning,
+}
+
+impl Source {
+    pub const ALL: [Source; 4] = [
+        Source::Vision,
+        Source::Fused,
+        Source::Gnss,
+        Source::DeadReckoning,
+    ];
+
+    /// The name written in outputs: `vision`, `fused`, `gnss` or `dead_reckoning`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Source::Vision => "vision",
+            Source::Fused => "fused",
+            Source::Gnss => "gnss",
+            Source::DeadReckoning => "dead_reckoning",
+        }
+    }
+
+    /// The source with this name; `none` is not a source but the absence of a fix.
+    pub fn from_name(name: &str) -> Option<Source> {
+        Source::ALL.into_iter().find(|s| s.name() == name)
+    }
+}
+
+/// The name outputs write for a frame without a fix.
+pub const NO_FIX_NAME: &str = "none";
+
+/// What became of the GNSS measurement of this frame.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum GnssStatus {
+    /// No GNSS fix for this frame's time (no log, outage, underground).
+    #[default]
+    Absent,
+    /// Used at its own weight.
+    Used,
+    /// Disagreed with vision beyond its gate (multipath suspected): used, down-weighted.
+    Suspect,
+    /// Rejected by the innovation test: not used at all.
+    Rejected,
+}
+
+impl GnssStatus {
+    pub fn name(self) -> &'static str {
+        match self {
+            GnssStatus::Absent => "absent",
+            GnssStatus::Used => "used",
+            GnssStatus::Suspect => "suspect",
+            GnssStatus::Rejected => "rejected",
+        }
+    }
+}
+
+/// One-sigma (68 % per axis) uncertainties of a fix, in metres and radians.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Sigma {
+    pub east: f64,
+    pub north: f64,
+    pub up: f64,
+    /// Correlation coefficient of the east and north errors, in [−1, 1]; 0 when unknown.
+    pub east_north_correlation: f64,
+    /// Of the heading, when the estimator knows it.
+    pub heading: Option<f64>,
+}
+
+impl Sigma {
+    /// From a position covariance in ENU (m²) and, if known, the heading's variance (rad²).
+    pub fn from_covariance(enu: &Matrix3<f64>, heading_variance: Option<f64>) -> Sigma {
+        let east = enu[(0, 0)].max(0.0).sqrt();
+        let north = enu[(1, 1)].max(0.0).sqrt();
+        let correlation = if east > 0.0 && north > 0.0 {
+            (enu[(0, 1)] / (east * north)).clamp(-1.0, 1.0)
+        } else {
+            0.0
+        };
+        Sigma {
+            east,
+            north,
+            up: enu[(2, 2)].max(0.0).sqrt(),
+            east_north_correlation: correlation,
+            heading: heading_variance.map(|v| v.max(0.0).sqrt()),
+        }
+    }
+
+    /// The horizontal one-sigma error ellipse.
+    pub fn ellipse(&self) -> ErrorEllipse {
+        let ee = self.east * self.east;
+        let nn = self.north * self.north;
+        let en = self.east_north_correlation * self.east * self.north;
+        // Eigenvalues of the symmetric 2×2 covariance [[ee, en], [en, nn]].
+        let mean = 0.5 * (ee + nn);
+        let spread = (0.25 * (ee - nn) * (ee - nn) + en * en).sqrt();
+        // Angle of the major axis counter-clockwise from east, turned into a bearing.
+        let from_east = 0.5 * (2.0 * en).atan2(ee - nn);
+        let orientation =
+            (std::f64::consts::FRAC_PI_2 - from_east).rem_euclid(std::f64::consts::PI);
+        ErrorEllipse {
+            semi_major: (mean + spread).sqrt(),
+            semi_minor: (mean - spread).max(0.0).sqrt(),
+            orientation,
+        }
+    }
+
+    /// The root of the summed horizontal variances (the "drms" of GNSS receivers).
+    pub fn horizontal_rms(&self) -> f64 {
+        self.east.hypot(self.north)
+    }
+}
+
+/// A horizontal error ellipse at one sigma.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ErrorEllipse {
+    /// Metres.
+    pub semi_major: f64,
+    /// Metres.
+    pub semi_minor: f64,
+    /// Bearing of the major axis, radians clockwise from true north, in [0, π).
+    pub orientation: f64,
+}
+
+/// A position estimate of one frame.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Fix {
+    pub source: Source,
+    /// WGS84 latitude, longitude (radians) and ellipsoidal height (metres).
+    pub position: Geodetic,
+    /// The same position in the map's local ENU frame (metres).
+    pub local: Vec3,
+    /// Compass heading of the vehicle's forward axis, radians clockwise from north.
+    pub heading: f64,
+    /// Speed over ground, m/s, when the estimator knows it (a filter does, one frame does not).
+    pub speed: Option<f64>,
+    pub sigma: Sigma,
+    /// Map landmarks this frame's vision measurement used (0 without vision).
+    pub landmarks: u32,
+}
+
+/// Everything the outputs say about one frame.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PositionRecord {
+    /// The frame's index in its recording, from 0.
+    pub frame: u64,
+    /// Seconds since the recording's first frame.
+    pub time_s: f64,
+    /// The frame's UTC time in Unix seconds, when the recording or its GNSS log gives one.
+    pub utc_s: Option<f64>,
+    /// `None` for a frame without a fix (written as source `none`).
+    pub fix: Option<Fix>,
+    pub gnss: GnssStatus,
+}
+
+impl PositionRecord {
+    /// A frame without a fix.
+    pub fn no_fix(frame: u64, time_s: f64, utc_s: Option<f64>) -> PositionRecord {
+        PositionRecord {
+            frame,
+            time_s,
+            utc_s,
+            fix: None,
+            gnss: GnssStatus::Absent,
+        }
+    }
+
+    /// The `source` written in outputs: the fix's source or `none`.
+    pub fn source_name(&self) -> &'static str {
+        self.fix.map_or(NO_FIX_NAME, |f| f.source.name())
+    }
+
+    /// The time written where a format needs an absolute time (NMEA, GPX): UTC when
+    /// known, else `time_s` counted from 1970-01-01 00:00:00, so that readers that take
+    /// times as they are (such as `mapfix eval`) line the track up with `truth.csv`.
+    pub fn clock_s(&self) -> f64 {
+        self.utc_s.unwrap_or(self.time_s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::f64::consts::{FRAC_PI_2, FRAC_PI_4};
+
+    #[test]
+    fn source_names_round_trip_and_none_is_not_a_source() {
+        for source in Source::ALL {
+            assert_eq!(Source::from_name(source.name()), Some(source));
+        }
+        assert_eq!(Source::from_name(NO_FIX_NAME), None);
+        assert_eq!(PositionRecord::no_fix(3, 0.2, None).source_name(), "none");
+    }
+
+    #[test]
+    fn ellipse_of_axis_aligned_errors_points_along_the_larger_axis() {
+        let along_north = Sigma {
+            east: 1.0,
+            north: 3.0,
+            up: 1.0,
+            east_north_correlation: 0.0,
+            heading: None,
+        };
+        let ellipse = along_north.ellipse();
+        assert!((ellipse.semi_major - 3.0).abs() < 1e-12);
+        assert!((ellipse.semi_minor - 1.0).abs() < 1e-12);
+        assert!(ellipse.orientation.abs() < 1e-12);
+        let along_east = Sigma {
+            east: 3.0,
+            north: 1.0,
+            ..along_north
+        };
+        assert!((along_east.ellipse().orientation - FRAC_PI_2).abs() < 1e-12);
+    }
+
+    #[test]
+    fn correlated_errors_tilt_the_ellipse_to_north_east() {
+        let sigma = Sigma::from_covariance(
+            &Matrix3::new(2.0, 1.9, 0.0, 1.9, 2.0, 0.0, 0.0, 0.0, 4.0),
+            Some(0.01),
+        );
+        assert!((sigma.up - 2.0).abs() < 1e-12);
+        assert!((sigma.heading.unwrap() - 0.1).abs() < 1e-12);
+        let ellipse = sigma.ellipse();
+        assert!((ellipse.orientation - FRAC_PI_4).abs() < 1e-12);
+        assert!((ellipse.semi_major - 3.9f64.sqrt()).abs() < 1e-12);
+        assert!((ellipse.semi_minor - 0.1f64.sqrt()).abs() < 1e-12);
+    }
+
+    proptest! {
+        #[test]
+        fn ellipse_keeps_the_total_variance(
+            east in 0.01f64..50.0, north in 0.01f64..50.0, rho in -0.99f64..0.99,
+        ) {
+            let sigma = Sigma { east, north, up: 1.0, east_north_correlation: rho, heading: None };
+            let e = sigma.ellipse();
+            let total = east * east + north * north;
+            prop_assert!((e.semi_major.powi(2) + e.semi_minor.powi(2) - total).abs() < 1e-9 * total);
+            prop_assert!(e.semi_major >= e.semi_minor);
+            prop_assert!((0.0..std::f64::consts::PI).contains(&e.orientation));
+            // The variance along the major axis equals semi_major².
+            let (s, c) = e.orientation.sin_cos();
+            let along = s * s * east * east + c * c * north * north + 2.0 * s * c * rho * east * north;
+            prop_assert!((along - e.semi_major.powi(2)).abs() < 1e-9 * total);
+        }
+    }
+}
