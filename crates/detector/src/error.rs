@@ -34,6 +34,16 @@ pub enum DetectorError {
     /// An input the network cannot take (wrong rank, channels, dtype).
     #[error("bad input: {0}")]
     Input(String),
+    /// A labels file (`labels.jsonl`, GTSDB `gt.txt`, `dataset.json`) with a bad line.
+    #[error("{}:{line}: {reason}", path.display())]
+    Labels {
+        path: PathBuf,
+        line: usize,
+        reason: String,
+    },
+    /// A model card (`detector.json`) that is missing a field or does not parse.
+    #[error("{}: bad model card: {reason}", path.display())]
+    Card { path: PathBuf, reason: String },
     #[error(transparent)]
     Candle(#[from] candle_core::Error),
 }

@@ -5,11 +5,13 @@
 //! kernels (direct depthwise convolution, 1×1 convolutions as matrix products) that make
 //! it fast enough to run per frame on two cores.
 
+pub mod data;
 pub mod detections;
 pub mod efficientnet;
 pub mod error;
 pub mod image_input;
 pub mod import;
+pub mod input;
 pub mod ops;
 pub mod pth;
 
