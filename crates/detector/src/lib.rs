@@ -7,6 +7,7 @@
 
 pub mod data;
 pub mod detections;
+pub mod draw;
 pub mod efficientnet;
 pub mod error;
 pub mod image_input;
