@@ -124,6 +124,46 @@ impl Sigma {
     pub fn horizontal_rms(&self) -> f64 {
         self.east.hypot(self.north)
     }
+
+    /// The radius of the circle around the fix that holds the true position with the
+    /// given probability (in (0, 1)) under a Gaussian horizontal error: 0.68 gives
+    /// Android's `Location` accuracy, 0.95 the 95 % radius.
+    pub fn horizontal_radius(&self, probability: f64) -> f64 {
+        let ellipse = self.ellipse();
+        let (a2, b2) = (ellipse.semi_major.powi(2), ellipse.semi_minor.powi(2));
+        if a2 == 0.0 {
+            return 0.0;
+        }
+        // With x = a·r·cos φ, y = b·r·sin φ (r Rayleigh, φ uniform), P(|(x, y)| ≤ R) is the
+        // mean over φ of 1 − exp(−R² / (2 (a² cos² φ + b² sin² φ))); the integrand is
+        // smooth and periodic, so the midpoint rule converges fast.
+        const STEPS: usize = 64;
+        let inside = |radius: f64| {
+            let sum: f64 = (0..STEPS)
+                .map(|k| {
+                    let phi = std::f64::consts::PI * (k as f64 + 0.5) / STEPS as f64;
+                    let (s, c) = phi.sin_cos();
+                    1.0 - (-radius * radius / (2.0 * (a2 * c * c + b2 * s * s))).exp()
+                })
+                .sum();
+            sum / STEPS as f64
+        };
+        // The radius lies between the circular case on the minor axis and the
+        // one-dimensional case on the major axis, both bounded by this.
+        let (mut low, mut high) = (
+            0.0,
+            ellipse.semi_major * (-2.0 * (1.0 - probability).ln()).sqrt().max(3.0),
+        );
+        while high - low > 1e-9 * high {
+            let mid = 0.5 * (low + high);
+            if inside(mid) < probability {
+                low = mid;
+            } else {
+                high = mid;
+            }
+        }
+        0.5 * (low + high)
+    }
 }
 
 /// A horizontal error ellipse at one sigma.
@@ -241,6 +281,37 @@ mod tests {
         assert!((ellipse.orientation - FRAC_PI_4).abs() < 1e-12);
         assert!((ellipse.semi_major - 3.9f64.sqrt()).abs() < 1e-12);
         assert!((ellipse.semi_minor - 0.1f64.sqrt()).abs() < 1e-12);
+    }
+
+    #[test]
+    fn circular_radii_follow_the_rayleigh_distribution() {
+        let sigma = Sigma {
+            east: 2.0,
+            north: 2.0,
+            up: 1.0,
+            east_north_correlation: 0.0,
+            heading: None,
+        };
+        for p in [0.5, 0.68, 0.95, 0.99] {
+            let rayleigh = 2.0 * (-2.0 * (1.0f64 - p).ln()).sqrt();
+            assert!(
+                (sigma.horizontal_radius(p) - rayleigh).abs() < 1e-6,
+                "p {p}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_thin_ellipse_has_the_one_dimensional_radius() {
+        let sigma = Sigma {
+            east: 1e-6,
+            north: 3.0,
+            up: 1.0,
+            east_north_correlation: 0.0,
+            heading: None,
+        };
+        // 95 % of a one-dimensional Gaussian lies within 1.95996 σ.
+        assert!((sigma.horizontal_radius(0.95) - 3.0 * 1.959964).abs() < 1e-4);
     }
 
     proptest! {
