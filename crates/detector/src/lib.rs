@@ -16,6 +16,7 @@ pub mod input;
 pub mod metrics;
 pub mod ops;
 pub mod pth;
+pub mod sign_head;
 
 pub use detections::{Detections, Lane, LaneSlot, SignDetection};
 pub use efficientnet::{EfficientNetLite0, Features, Kernels};
