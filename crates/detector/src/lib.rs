@@ -13,6 +13,7 @@ pub mod error;
 pub mod image_input;
 pub mod import;
 pub mod input;
+pub mod lane_head;
 pub mod metrics;
 pub mod ops;
 pub mod pth;
