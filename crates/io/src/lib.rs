@@ -4,6 +4,10 @@
 //! CSV, GeoJSON, GPX, TUM and NMEA 0183, to files or to TCP clients. No other crate of
 //! mapfix touches a file format of recordings or tracks.
 
+pub mod nmea;
 pub mod record;
+mod utc;
+pub mod writers;
 
 pub use record::{ErrorEllipse, Fix, GnssStatus, PositionRecord, Sigma, Source};
+pub use writers::{TrackOutputs, TrackWriter, WriteError};
