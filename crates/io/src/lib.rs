@@ -6,8 +6,10 @@
 
 pub mod nmea;
 pub mod record;
+pub mod tcp;
 mod utc;
 pub mod writers;
 
 pub use record::{ErrorEllipse, Fix, GnssStatus, PositionRecord, Sigma, Source};
+pub use tcp::{NmeaServer, ServeError, ServerOptions};
 pub use writers::{TrackOutputs, TrackWriter, WriteError};
