@@ -4,12 +4,18 @@
 //! CSV, GeoJSON, GPX, TUM and NMEA 0183, to files or to TCP clients. No other crate of
 //! mapfix touches a file format of recordings or tracks.
 
+pub mod drive;
+mod error;
+pub mod frames;
 pub mod nmea;
 pub mod record;
 pub mod tcp;
 mod utc;
 pub mod writers;
 
+pub use drive::Drive;
+pub use error::IoError;
+pub use frames::{Frame, FrameInfo, FrameSource};
 pub use record::{ErrorEllipse, Fix, GnssStatus, PositionRecord, Sigma, Source};
 pub use tcp::{NmeaServer, ServeError, ServerOptions};
 pub use writers::{TrackOutputs, TrackWriter, WriteError};

@@ -1,0 +1,305 @@
+use super::*;
+use ::mp4::{Mp4Reader, WriteBox};
+use std::io::Read;
+
+/// The demo drive: 300 frames, 960×540, 15 fps, written with the index at the end.
+fn fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/demo-drive/video.mp4")
+}
+
+fn fixture_reader() -> Mp4Reader<std::io::BufReader<std::fs::File>> {
+    let file = std::fs::File::open(fixture()).unwrap();
+    let size = file.metadata().unwrap().len();
+    Mp4Reader::read_header(std::io::BufReader::new(file), size).unwrap()
+}
+
+fn all_frames(source: impl Iterator<Item = Result<Frame, IoError>>) -> Vec<Frame> {
+    source.map(Result::unwrap).collect()
+}
+
+/// The frames up to the first error, and the error.
+fn frames_until_error(source: impl Iterator<Item = Result<Frame, IoError>>) -> (usize, String) {
+    let mut count = 0;
+    for frame in source {
+        match frame {
+            Ok(_) => count += 1,
+            Err(e) => return (count, e.to_string()),
+        }
+    }
+    panic!("no error after {count} frames");
+}
+
+/// The fixture rewritten with its index ahead of the media data, as `ffmpeg -movflags
+/// faststart` writes: cutting such a file leaves the index whole.
+fn faststart_copy(path: &Path) -> u64 {
+    let reader = fixture_reader();
+    let mut moov = reader.moov.clone();
+    let mut moov_bytes = Vec::new();
+    moov.write_box(&mut moov_bytes).unwrap();
+    // (write_box answers 0, not the size.)
+    let moov_len = moov_bytes.len();
+    for trak in &mut moov.traks {
+        for offset in &mut trak.mdia.minf.stbl.stco.as_mut().unwrap().entries {
+            *offset += moov_len as u32;
+        }
+    }
+    let original = std::fs::read(fixture()).unwrap();
+    let mut out = Vec::new();
+    reader.ftyp.write_box(&mut out).unwrap();
+    let ftyp_len = out.len();
+    moov_bytes.clear();
+    moov.write_box(&mut moov_bytes).unwrap();
+    out.extend_from_slice(&moov_bytes);
+    // The original is ftyp, mdat, moov: the media data follows the ftyp.
+    let mdat_len = u32::from_be_bytes(original[ftyp_len..ftyp_len + 4].try_into().unwrap());
+    out.extend_from_slice(&original[ftyp_len..ftyp_len + mdat_len as usize]);
+    std::fs::write(path, &out).unwrap();
+    out.len() as u64
+}
+
+/// The fixture's video as a raw Annex-B stream: parameter sets, then every sample's NAL
+/// units with start codes.
+fn annex_b_stream() -> Vec<u8> {
+    let mut reader = fixture_reader();
+    let track = &reader.tracks()[&1];
+    let mut stream = Vec::new();
+    for set in [
+        track.sequence_parameter_set().unwrap(),
+        track.picture_parameter_set().unwrap(),
+    ] {
+        stream.extend_from_slice(&[0, 0, 0, 1]);
+        stream.extend_from_slice(set);
+    }
+    for id in 1..=reader.sample_count(1).unwrap() {
+        let sample = reader.read_sample(1, id).unwrap().unwrap();
+        let mut rest = &sample.bytes[..];
+        while !rest.is_empty() {
+            let len = u32::from_be_bytes(rest[..4].try_into().unwrap()) as usize;
+            stream.extend_from_slice(&[0, 0, 1]);
+            stream.extend_from_slice(&rest[4..4 + len]);
+            rest = &rest[4 + len..];
+        }
+    }
+    stream
+}
+
+/// A reader that hands out at most `chunk` bytes a call, as a pipe does.
+struct Trickle<'a> {
+    bytes: &'a [u8],
+    chunk: usize,
+}
+
+impl Read for Trickle<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.chunk.min(buf.len()).min(self.bytes.len());
+        buf[..n].copy_from_slice(&self.bytes[..n]);
+        self.bytes = &self.bytes[n..];
+        Ok(n)
+    }
+}
+
+#[test]
+fn mp4_frames_come_with_the_container_times() {
+    let source = Mp4Source::open(&fixture()).unwrap();
+    let info = source.info().clone();
+    assert_eq!(
+        (info.width, info.height, info.frame_count),
+        (960, 540, Some(300))
+    );
+    assert!((info.fps - 15.0).abs() < 1e-9, "{}", info.fps);
+    let frames = all_frames(source);
+    assert_eq!(frames.len(), 300);
+    for (k, frame) in frames.iter().enumerate() {
+        assert_eq!(frame.index, k as u64);
+        assert!(
+            (frame.time_s - k as f64 / 15.0).abs() < 1e-9,
+            "{k}: {}",
+            frame.time_s
+        );
+        assert_eq!(frame.image.dimensions(), (960, 540));
+    }
+    // A day scene: sky and road are neither black nor saturated, and frames differ.
+    let mean = |f: &Frame| {
+        f.image.as_raw().iter().map(|&v| f64::from(v)).sum::<f64>() / f.image.as_raw().len() as f64
+    };
+    assert!(
+        (40.0..220.0).contains(&mean(&frames[0])),
+        "{}",
+        mean(&frames[0])
+    );
+    assert_ne!(frames[0].image, frames[299].image);
+}
+
+#[test]
+fn an_mp4_cut_off_inside_its_media_gives_the_frames_before_the_cut_then_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cut.mp4");
+    let full_len = faststart_copy(&path);
+    assert_eq!(all_frames(Mp4Source::open(&path).unwrap()).len(), 300);
+    // Cut in the middle of the media data: frames whose sample lies whole before the cut
+    // decode, the first sample across it is the error.
+    let cut = full_len / 2;
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &bytes[..cut as usize]).unwrap();
+    let source = Mp4Source::open(&path).unwrap();
+    let whole = source
+        .samples
+        .iter()
+        .take_while(|s| s.offset + u64::from(s.size) <= cut)
+        .count();
+    assert!((100..200).contains(&whole), "{whole}");
+    let (decoded, error) = frames_until_error(source);
+    assert_eq!(decoded, whole);
+    assert!(error.contains("cut.mp4"), "{error}");
+    assert!(
+        error.contains(&format!("video sample {} of 300", whole + 1)),
+        "{error}"
+    );
+    assert!(error.contains("cut off"), "{error}");
+}
+
+#[test]
+fn an_mp4_cut_off_before_its_index_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("lost-power.mp4");
+    let bytes = std::fs::read(fixture()).unwrap();
+    std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+    let error = Mp4Source::open(&path).err().unwrap().to_string();
+    assert!(error.contains("lost-power.mp4"), "{error}");
+    assert!(error.contains("cut off before its index"), "{error}");
+}
+
+#[test]
+fn a_corrupt_sample_ends_the_frames_there_with_its_number() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("corrupt.mp4");
+    let mut bytes = std::fs::read(fixture()).unwrap();
+    let sample = Mp4Source::open(&fixture()).unwrap().samples[40];
+    // The first NAL unit claims more bytes than its sample holds.
+    bytes[sample.offset as usize..sample.offset as usize + 4].copy_from_slice(&[0x7f; 4]);
+    std::fs::write(&path, &bytes).unwrap();
+    let (decoded, error) = frames_until_error(Mp4Source::open(&path).unwrap());
+    assert_eq!(decoded, 40);
+    assert!(
+        error.contains("corrupt.mp4, video sample 41 of 300"),
+        "{error}"
+    );
+    assert!(error.contains("corrupt"), "{error}");
+}
+
+#[test]
+fn hevc_and_files_that_are_not_mp4_are_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = std::fs::read(fixture()).unwrap();
+    for (fourcc, name) in [(b"hvc1", "HEVC"), (b"hev1", "HEVC"), (b"vp09", "VP9")] {
+        let path = dir
+            .path()
+            .join(format!("{}.mp4", std::str::from_utf8(fourcc).unwrap()));
+        let at = bytes.windows(4).rposition(|w| w == b"avc1").unwrap();
+        let mut patched = bytes.clone();
+        patched[at..at + 4].copy_from_slice(fourcc);
+        std::fs::write(&path, &patched).unwrap();
+        let error = match Mp4Source::open(&path) {
+            Err(e) => e.to_string(),
+            Ok(_) => panic!("{} opened", path.display()),
+        };
+        assert!(error.contains(&*path.to_string_lossy()), "{error}");
+        assert!(
+            error.contains(name) && error.contains("not supported"),
+            "{error}"
+        );
+    }
+    let garbage = dir.path().join("garbage.mp4");
+    let noise: Vec<u8> = (0..10_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    std::fs::write(&garbage, &noise).unwrap();
+    let error = Mp4Source::open(&garbage).err().unwrap().to_string();
+    assert!(
+        error.contains("garbage.mp4") && error.contains("not an MP4"),
+        "{error}"
+    );
+}
+
+#[test]
+fn raw_annex_b_gives_the_same_frames_as_the_mp4_timed_by_the_given_rate() {
+    let stream = annex_b_stream();
+    let expected = all_frames(Mp4Source::open(&fixture()).unwrap());
+    // Small reads split NAL units and start codes across reads.
+    let reader = Trickle {
+        bytes: &stream,
+        chunk: 997,
+    };
+    let source = AnnexBSource::new(reader, Path::new("-"), 30.0).unwrap();
+    assert_eq!(
+        (
+            source.info().width,
+            source.info().height,
+            source.info().frame_count
+        ),
+        (960, 540, None)
+    );
+    let frames = all_frames(source);
+    assert_eq!(frames.len(), expected.len());
+    for (k, (frame, mp4)) in frames.iter().zip(&expected).enumerate() {
+        assert!((frame.time_s - k as f64 / 30.0).abs() < 1e-12);
+        assert!(frame.image == mp4.image, "frame {k} differs");
+    }
+}
+
+#[test]
+fn a_stream_that_is_not_h264_is_an_error() {
+    let noise: Vec<u8> = (0..50_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 7) as u8)
+        .collect();
+    let error = AnnexBSource::new(&noise[..], Path::new("-"), 30.0)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(error.starts_with("-"), "{error}");
+    // A stream cut inside a picture: the pictures before it come out.
+    let stream = annex_b_stream();
+    let cut = &stream[..stream.len() / 3];
+    let frames: Vec<_> = AnnexBSource::new(cut, Path::new("-"), 15.0)
+        .unwrap()
+        .collect();
+    assert!(frames.len() > 50, "{}", frames.len());
+}
+
+#[test]
+fn image_folders_read_in_name_order_timed_by_fps() {
+    let dir = tempfile::tempdir().unwrap();
+    let shade = |k: u8| image::RgbImage::from_pixel(64, 48, image::Rgb([k * 40, 100, 200]));
+    for k in 0..3u8 {
+        shade(k)
+            .save(dir.path().join(format!("{:06}.png", 2 - k)))
+            .unwrap();
+    }
+    shade(3).save(dir.path().join("000003.jpg")).unwrap();
+    std::fs::write(dir.path().join("notes.txt"), "not a frame").unwrap();
+    let source = ImageFolder::open(dir.path(), 10.0).unwrap();
+    assert_eq!(source.info().frame_count, Some(4));
+    let frames = all_frames(source);
+    let reds: Vec<u8> = frames.iter().map(|f| f.image.get_pixel(5, 5)[0]).collect();
+    assert_eq!(&reds[..3], &[80, 40, 0]);
+    assert!(reds[3].abs_diff(120) < 4, "{}", reds[3]);
+    for (k, frame) in frames.iter().enumerate() {
+        assert!((frame.time_s - k as f64 * 0.1).abs() < 1e-12);
+    }
+    // A frame of another size is an error naming it, after the frames before it.
+    image::RgbImage::new(32, 48)
+        .save(dir.path().join("000004.png"))
+        .unwrap();
+    let (decoded, error) = frames_until_error(ImageFolder::open(dir.path(), 10.0).unwrap());
+    assert_eq!(decoded, 4);
+    assert!(
+        error.contains("000004.png") && error.contains("32×48"),
+        "{error}"
+    );
+    let empty = tempfile::tempdir().unwrap();
+    let error = ImageFolder::open(empty.path(), 10.0)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(error.contains("no .png or .jpg"), "{error}");
+}
