@@ -38,6 +38,10 @@
 //!   segment, so a steep line is not penalised for its slope as a purely horizontal
 //!   distance would be; TuSimple's angle-corrected threshold in effect). Points of a slot
 //!   the detector did not report count as wrong. Label points outside the image are skipped.
+//! - **Row accuracy**: the same test at the label lines' crossings of every 10th row of
+//!   the image scaled to 1280 wide (TuSimple's sampling). Label points crowd towards the
+//!   horizon, where every line is near every other, so accuracy on them is lenient; rows
+//!   weigh the near road, where a line's position matters most, as much as the far.
 //! - **F1 per slot**: per image and slot, the detection is a true positive when the slot is
 //!   labelled and at least 85 % of its label points are accurate (TuSimple's lane
 //!   criterion); a detected slot that is not a true positive is a false positive, a
@@ -47,12 +51,15 @@
 
 use crate::data::{LaneLabel, SignLabel, MIN_VISIBLE};
 use crate::detections::{Detections, Lane, LaneSlot};
+use crate::sign_head::box_iou;
 use serde::Serialize;
 
 /// The image width lane and "1280" figures are scaled to.
 pub const REFERENCE_WIDTH: f32 = 1280.0;
 /// Lane points within this distance (pixels at [`REFERENCE_WIDTH`]) are accurate.
 pub const LANE_TOLERANCE_1280: f32 = 20.0;
+/// Rows (at [`REFERENCE_WIDTH`]) between the samples of row accuracy.
+pub const LANE_ROW_SPACING_1280: f32 = 10.0;
 /// A detected lane is a true positive when this share of its label points is accurate.
 pub const LANE_MATCH_SHARE: f64 = 0.85;
 /// Boxes overlapping by at least this IoU match.
@@ -125,6 +132,10 @@ pub struct LaneMetrics {
     pub points: usize,
     pub accurate_points: usize,
     pub accuracy: Option<f64>,
+    /// Row crossings of the label lines inside their images.
+    pub rows: usize,
+    pub accurate_rows: usize,
+    pub row_accuracy: Option<f64>,
     pub f1: Option<f64>,
     pub slots: Vec<SlotMetrics>,
 }
@@ -151,6 +162,8 @@ enum Outcome {
 struct LaneCounts {
     points: usize,
     accurate: usize,
+    rows: usize,
+    accurate_rows: usize,
     /// Per slot in [`LaneSlot::ALL`] order: (true positives, false positives, misses).
     slots: [(usize, usize, usize); 4],
 }
@@ -312,24 +325,10 @@ fn best_overlap(
         .iter()
         .enumerate()
         .filter(|&(index, _)| eligible(index))
-        .map(|(index, label)| (index, iou(&label.bbox, bbox)))
+        .map(|(index, label)| (index, box_iou(&label.bbox, bbox)))
         .filter(|&(_, overlap)| overlap >= MIN_IOU)
         .max_by(|a, b| a.1.total_cmp(&b.1))
         .map(|(index, _)| index)
-}
-
-/// Intersection over union of two `[l, t, r, b]` boxes; 0 for empty ones.
-pub fn iou(a: &[f32; 4], b: &[f32; 4]) -> f32 {
-    let width = (a[2].min(b[2]) - a[0].max(b[0])).max(0.0);
-    let height = (a[3].min(b[3]) - a[1].max(b[1])).max(0.0);
-    let intersection = width * height;
-    let area = |r: &[f32; 4]| (r[2] - r[0]).max(0.0) * (r[3] - r[1]).max(0.0);
-    let union = area(a) + area(b) - intersection;
-    if union > 0.0 {
-        intersection / union
-    } else {
-        0.0
-    }
 }
 
 /// (recall, precision) after each detection in falling score order, ignored ones skipped.
@@ -400,16 +399,28 @@ fn add_lanes(
             .filter(|lane| lane.slot == slot)
             .map(|lane| lane.points.as_slice())
             .collect();
-        let accurate = points
+        let near = |point: &&[f32; 2]| {
+            lines
+                .iter()
+                .any(|line| distance_to_polyline(**point, line) <= tolerance)
+        };
+        let accurate = points.iter().filter(near).count();
+        let rows: Vec<[f32; 2]> = labels
             .iter()
-            .filter(|&&point| {
-                lines
-                    .iter()
-                    .any(|line| distance_to_polyline(point, line) <= tolerance)
+            .filter(|lane| lane.slot == slot)
+            .flat_map(|lane| {
+                row_crossings(
+                    &lane.points,
+                    LANE_ROW_SPACING_1280 / to_1280,
+                    size[1] as f32,
+                )
             })
-            .count();
+            .filter(inside)
+            .collect();
         counts.points += points.len();
         counts.accurate += accurate;
+        counts.rows += rows.len();
+        counts.accurate_rows += rows.iter().filter(near).count();
         let labelled = !points.is_empty();
         let found = !lines.is_empty();
         let matched =
@@ -439,6 +450,9 @@ fn lane_metrics(counts: &LaneCounts) -> LaneMetrics {
         points: counts.points,
         accurate_points: counts.accurate,
         accuracy: ratio(counts.accurate, counts.points),
+        rows: counts.rows,
+        accurate_rows: counts.accurate_rows,
+        row_accuracy: ratio(counts.accurate_rows, counts.rows),
         f1: f1(
             total(|s| s.true_positives),
             total(|s| s.false_positives),
@@ -446,6 +460,33 @@ fn lane_metrics(counts: &LaneCounts) -> LaneMetrics {
         ),
         slots,
     }
+}
+
+/// Where a polyline crosses the rows v = k · `spacing` (k whole) from 0 to `height`, near
+/// to far as the polyline runs; a row it crosses twice (a bend) counts twice.
+fn row_crossings(points: &[[f32; 2]], spacing: f32, height: f32) -> Vec<[f32; 2]> {
+    let mut crossings = Vec::new();
+    for (index, segment) in points.windows(2).enumerate() {
+        let ([u0, v0], [u1, v1]) = (segment[0], segment[1]);
+        if v0 == v1 || !(v0.is_finite() && v1.is_finite()) {
+            continue;
+        }
+        let (low, high) = (v0.min(v1).max(0.0), v0.max(v1).min(height));
+        // A row through a shared end point belongs to the segment that ends there.
+        let first = (low / spacing).ceil() as i64;
+        let last = (high / spacing).floor() as i64;
+        let mut rows: Vec<f32> = (first..=last).map(|k| k as f32 * spacing).collect();
+        if v1 < v0 {
+            rows.reverse();
+        }
+        for v in rows {
+            if index > 0 && v == v0 {
+                continue;
+            }
+            crossings.push([u0 + (u1 - u0) * (v - v0) / (v1 - v0), v]);
+        }
+    }
+    crossings
 }
 
 /// Distance from a point to the nearest segment of a polyline (to the point itself when
@@ -574,7 +615,7 @@ mod tests {
     fn a_box_shifted_below_iou_half_is_a_miss_and_a_false_positive() {
         // Shifted by 15 px of 40: IoU = 25·40 / (2·1600 − 25·40) = 0.4545.
         let shifted = [115.0, 100.0, 155.0, 140.0];
-        assert!(iou(&A, &shifted) < MIN_IOU);
+        assert!(box_iou(&A, &shifted) < MIN_IOU);
         let signs = evaluate(&[(
             image(vec![label(14, A)]),
             detections(vec![found(14, 0.9, shifted)]),
@@ -757,10 +798,14 @@ mod tests {
             let far = far.lanes.unwrap();
             assert_eq!((far.points, far.accurate_points), (10, 0));
             assert_eq!(far.accuracy, Some(0.0));
+            assert_eq!(far.row_accuracy, Some(0.0));
+            // Rows 340, 350 … 700 of the 1280×720 image (scaled alike at 640 wide).
+            assert_eq!(far.rows, 37);
             assert_eq!(far.f1, Some(0.0));
             let near = evaluate(&[(truth, lanes(vec![(LaneSlot::EgoLeft, line(width, 15.0))]))]);
             let near = near.lanes.unwrap();
             assert_eq!(near.accuracy, Some(1.0));
+            assert_eq!(near.row_accuracy, Some(1.0));
             assert_eq!(near.f1, Some(1.0));
         }
     }
@@ -808,6 +853,29 @@ mod tests {
     }
 
     #[test]
+    fn row_accuracy_weighs_the_near_road_that_crowded_far_points_hide() {
+        // Four label points on the near road (v 700 → 400) and twelve crowded near the
+        // horizon (v 400 → 390); the detection follows only the far end.
+        let mut points: Vec<[f32; 2]> = (0..4).map(|i| [300.0, 700.0 - 100.0 * i as f32]).collect();
+        points.extend((1..=12).map(|i| [300.0, 400.0 - 10.0 * i as f32 / 12.0]));
+        let truth = lane_image(
+            1280,
+            vec![LaneLabel {
+                slot: LaneSlot::EgoLeft,
+                points,
+            }],
+        );
+        let far_only = vec![[300.0, 420.0], [300.0, 380.0]];
+        let lanes = evaluate(&[(truth, lanes(vec![(LaneSlot::EgoLeft, far_only)]))])
+            .lanes
+            .unwrap();
+        // Label points: 12 crowded + the one at v = 400 of 16.
+        assert_eq!((lanes.accurate_points, lanes.points), (13, 16));
+        // Rows 390 … 700: only 390 … 440 lie within 20 px of the detection (ending at 420).
+        assert_eq!((lanes.accurate_rows, lanes.rows), (6, 32));
+    }
+
+    #[test]
     fn sets_without_lane_labels_have_no_lane_metrics() {
         let metrics = evaluate(&[(
             image(vec![]),
@@ -818,19 +886,6 @@ mod tests {
     }
 
     proptest! {
-        #[test]
-        fn iou_is_symmetric_bounded_and_one_with_itself(
-            l in -50f32..50.0, t in -50f32..50.0, w in 1f32..100.0, h in 1f32..100.0,
-            dx in -80f32..80.0, dy in -80f32..80.0, w2 in 1f32..100.0, h2 in 1f32..100.0,
-        ) {
-            let a = [l, t, l + w, t + h];
-            let b = [l + dx, t + dy, l + dx + w2, t + dy + h2];
-            let ab = iou(&a, &b);
-            prop_assert!((ab - iou(&b, &a)).abs() < 1e-6);
-            prop_assert!((0.0..=1.0 + 1e-6).contains(&ab));
-            prop_assert!((iou(&a, &a) - 1.0).abs() < 1e-6);
-        }
-
         #[test]
         fn a_point_on_a_polyline_is_at_distance_zero(
             points in proptest::collection::vec((0f32..1000.0, 0f32..1000.0), 2..8),
