@@ -135,34 +135,48 @@ impl Sigma {
             return 0.0;
         }
         // With x = a·r·cos φ, y = b·r·sin φ (r Rayleigh, φ uniform), P(|(x, y)| ≤ R) is the
-        // mean over φ of 1 − exp(−R² / (2 (a² cos² φ + b² sin² φ))); the integrand is
-        // smooth and periodic, so the midpoint rule converges fast.
-        const STEPS: usize = 64;
+        // mean over φ of 1 − exp(−R² / (2 s²)), s² = a² cos² φ + b² sin² φ; the integrand
+        // is smooth and periodic, so the midpoint rule converges fast. Returns P and dP/dR.
+        const STEPS: usize = 32;
         let inside = |radius: f64| {
-            let sum: f64 = (0..STEPS)
-                .map(|k| {
-                    let phi = std::f64::consts::PI * (k as f64 + 0.5) / STEPS as f64;
-                    let (s, c) = phi.sin_cos();
-                    1.0 - (-radius * radius / (2.0 * (a2 * c * c + b2 * s * s))).exp()
-                })
-                .sum();
-            sum / STEPS as f64
+            let (mut p, mut slope) = (0.0, 0.0);
+            for k in 0..STEPS {
+                let phi = std::f64::consts::PI * (k as f64 + 0.5) / STEPS as f64;
+                let (s, c) = phi.sin_cos();
+                let s2 = a2 * c * c + b2 * s * s;
+                let tail = (-radius * radius / (2.0 * s2)).exp();
+                p += 1.0 - tail;
+                slope += radius / s2 * tail;
+            }
+            (p / STEPS as f64, slope / STEPS as f64)
         };
-        // The radius lies between the circular case on the minor axis and the
-        // one-dimensional case on the major axis, both bounded by this.
-        let (mut low, mut high) = (
-            0.0,
-            ellipse.semi_major * (-2.0 * (1.0 - probability).ln()).sqrt().max(3.0),
-        );
-        while high - low > 1e-9 * high {
-            let mid = 0.5 * (low + high);
-            if inside(mid) < probability {
-                low = mid;
+        // Newton from the circular case, kept inside a bracket that shrinks by bisection
+        // whenever a step would leave it: the radius lies between 0 and the 1-D radius on
+        // the major axis.
+        let z = (-2.0 * (1.0 - probability).ln()).sqrt();
+        let (mut low, mut high) = (0.0, ellipse.semi_major * z.max(3.0));
+        let mut radius = z * (0.5 * (a2 + b2)).sqrt();
+        for _ in 0..100 {
+            let (p, slope) = inside(radius);
+            if p < probability {
+                low = radius;
             } else {
-                high = mid;
+                high = radius;
+            }
+            let next = radius - (p - probability) / slope;
+            if slope > 0.0 && (low..=high).contains(&next) {
+                if (next - radius).abs() <= 1e-12 * radius {
+                    return next;
+                }
+                radius = next;
+            } else {
+                radius = 0.5 * (low + high);
+                if high - low <= 1e-12 * high {
+                    return radius;
+                }
             }
         }
-        0.5 * (low + high)
+        radius
     }
 }
 
@@ -312,6 +326,38 @@ mod tests {
         };
         // 95 % of a one-dimensional Gaussian lies within 1.95996 σ.
         assert!((sigma.horizontal_radius(0.95) - 3.0 * 1.959964).abs() < 1e-4);
+    }
+
+    #[test]
+    fn an_elliptical_radius_holds_its_probability_by_direct_integration() {
+        let sigma = Sigma {
+            east: 2.0,
+            north: 0.7,
+            up: 1.0,
+            east_north_correlation: 0.5,
+            heading: None,
+        };
+        let ellipse = sigma.ellipse();
+        let (a, b) = (ellipse.semi_major, ellipse.semi_minor);
+        for p in [0.68, 0.95] {
+            let radius = sigma.horizontal_radius(p);
+            // The Gaussian density over the disc, by the midpoint rule in polar coordinates
+            // on the ellipse's axes.
+            let (rings, spokes) = (400, 360);
+            let mut mass = 0.0;
+            for i in 0..rings {
+                let r = radius * (i as f64 + 0.5) / rings as f64;
+                for j in 0..spokes {
+                    let t = std::f64::consts::TAU * (j as f64 + 0.5) / spokes as f64;
+                    let (x, y) = (r * t.cos(), r * t.sin());
+                    let density = (-0.5 * (x * x / (a * a) + y * y / (b * b))).exp()
+                        / (std::f64::consts::TAU * a * b);
+                    mass += density * r;
+                }
+            }
+            mass *= (radius / rings as f64) * (std::f64::consts::TAU / spokes as f64);
+            assert!((mass - p).abs() < 1e-4, "p {p}: {mass}");
+        }
     }
 
     proptest! {
