@@ -34,6 +34,8 @@ enum Command {
     /// Import and check neural-network weights (the pretrained detector backbone).
     #[command(subcommand)]
     Model(cmd::model::ModelCommand),
+    /// Train the detector's heads on simulator sets and GTSDB scenes; write model and card.
+    Train(cmd::train::TrainArgs),
 }
 
 fn main() -> ExitCode {
@@ -46,6 +48,7 @@ fn main() -> ExitCode {
         Command::Bench(command) => cmd::bench::run(command),
         Command::Simulate(args) => cmd::simulate::run(args),
         Command::Model(command) => cmd::model::run(command),
+        Command::Train(args) => cmd::train::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

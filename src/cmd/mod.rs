@@ -6,3 +6,4 @@ pub mod map;
 pub mod model;
 pub mod simulate;
 pub mod solve;
+pub mod train;

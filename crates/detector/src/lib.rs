@@ -5,8 +5,11 @@
 //! kernels (direct depthwise convolution, 1×1 convolutions as matrix products) that make
 //! it fast enough to run per frame on two cores.
 
+pub mod augment;
+pub mod card;
 pub mod data;
 pub mod detections;
+pub mod detector;
 pub mod draw;
 pub mod efficientnet;
 pub mod error;
@@ -18,6 +21,8 @@ pub mod metrics;
 pub mod ops;
 pub mod pth;
 pub mod sign_head;
+pub mod train;
+pub mod validate;
 
 pub use detections::{Detections, Lane, LaneSlot, SignDetection};
 pub use efficientnet::{EfficientNetLite0, Features, Kernels};

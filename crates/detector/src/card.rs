@@ -1,0 +1,204 @@
+//! The model card (`detector.json` beside `detector.safetensors`): what the network
+//! expects and reports, its operating thresholds, and how it was made — the data with the
+//! commands that render it, the seed, the epochs with their validation losses, the figures on
+//! held-back data, and the command that reproduces it.
+
+use crate::error::{DetectorError, Result};
+use crate::input::{INPUT_HEIGHT, INPUT_WIDTH, PAD_VALUE};
+use crate::train::{EpochRecord, TrainConfig};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// Scores at which detections are reported.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Thresholds {
+    pub sign_score: f32,
+    pub lane_score: f32,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Self {
+            sign_score: 0.5,
+            lane_score: 0.5,
+        }
+    }
+}
+
+/// What the network takes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InputSpec {
+    pub width: u32,
+    pub height: u32,
+    /// How a frame becomes an input.
+    pub layout: String,
+    pub padding_value: u8,
+    pub normalisation: String,
+}
+
+impl Default for InputSpec {
+    fn default() -> Self {
+        Self {
+            width: INPUT_WIDTH,
+            height: INPUT_HEIGHT,
+            layout: "RGB, resized (bilinear) to fit keeping the aspect ratio, placed at the top-left, the rest padded".into(),
+            padding_value: PAD_VALUE,
+            normalisation: "(x - 127) / 128 per channel, inside the network".into(),
+        }
+    }
+}
+
+/// A set of images training used or was checked on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DataRecord {
+    /// `train`, `validation` or `test` (held back, never seen in training).
+    pub role: String,
+    pub dir: String,
+    /// `simulator` or `gtsdb`.
+    pub kind: String,
+    pub images: usize,
+    pub signs: usize,
+    /// The command that made the set, where one did.
+    pub command: Option<String>,
+    pub seed: Option<u64>,
+    /// Which images (GTSDB) where not all of them.
+    pub selection: Option<String>,
+    /// Examples made of each image: the plain one and randomly changed copies.
+    pub plain: bool,
+    pub augmented_copies: usize,
+}
+
+/// How the model was trained.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainingRecord {
+    pub data: Vec<DataRecord>,
+    pub config: TrainConfig,
+    pub augmentation: String,
+    pub optimiser: String,
+    pub backbone: String,
+    pub initial_validation_loss: f64,
+    pub epochs: Vec<EpochRecord>,
+    pub best_epoch: usize,
+    pub training_examples: usize,
+    pub validation_examples: usize,
+    pub caching_seconds: f64,
+    pub training_seconds: f64,
+    /// From reading the data to writing the model, scoring included.
+    pub total_seconds: f64,
+    pub threads: usize,
+    /// Commands that rebuild the data and the model, in order.
+    pub reproduce: Vec<String>,
+}
+
+/// Figures of the finished model on one set (the JSON of
+/// [`crate::metrics::Metrics`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ValidationRecord {
+    pub set: String,
+    pub role: String,
+    pub metrics: serde_json::Value,
+}
+
+/// The whole card.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelCard {
+    pub model: String,
+    /// GTSRB class names by id.
+    pub classes: Vec<String>,
+    pub input: InputSpec,
+    pub thresholds: Thresholds,
+    pub training: Option<TrainingRecord>,
+    pub validation: Vec<ValidationRecord>,
+    pub licence: String,
+}
+
+impl ModelCard {
+    /// A card for a model of this crate's layout, before training adds its record.
+    pub fn new(thresholds: Thresholds) -> Self {
+        Self {
+            model: "mapfix detector: EfficientNet-Lite0 backbone (ImageNet-pretrained), CenterNet-style sign head on stride 8+16, row-anchor lane head".into(),
+            classes: mapfix_map::GTSRB_NAMES.iter().map(|n| n.to_string()).collect(),
+            input: InputSpec::default(),
+            thresholds,
+            training: None,
+            validation: Vec::new(),
+            licence: "weights: MIT (this project); backbone start: Apache-2.0 EfficientNet-Lite0, see models/efficientnet-lite0.LICENSE.md; trained on GTSDB scenes (free to use, cite Houben et al. 2013)".into(),
+        }
+    }
+
+    /// Reads a card and checks that it describes a network this crate can run.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|source| DetectorError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        let card: ModelCard = serde_json::from_str(&text).map_err(|error| DetectorError::Card {
+            path: path.to_owned(),
+            reason: error.to_string(),
+        })?;
+        let problem = if (card.input.width, card.input.height) != (INPUT_WIDTH, INPUT_HEIGHT) {
+            Some(format!(
+                "input {}×{}, this build runs {INPUT_WIDTH}×{INPUT_HEIGHT}",
+                card.input.width, card.input.height
+            ))
+        } else if card.classes.len() != mapfix_map::GTSRB_NAMES.len() {
+            Some(format!("{} classes, expected 43", card.classes.len()))
+        } else if ![card.thresholds.sign_score, card.thresholds.lane_score]
+            .iter()
+            .all(|t| (0.0..=1.0).contains(t))
+        {
+            Some(format!(
+                "thresholds {:?} are not scores in 0‥1",
+                card.thresholds
+            ))
+        } else {
+            None
+        };
+        match problem {
+            Some(reason) => Err(DetectorError::Card {
+                path: path.to_owned(),
+                reason,
+            }),
+            None => Ok(card),
+        }
+    }
+
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let text = serde_json::to_string_pretty(self).expect("the card is plain data");
+        std::fs::write(path, text + "\n").map_err(|error| DetectorError::Write {
+            path: path.to_owned(),
+            reason: error.to_string(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_card_round_trips_and_bad_cards_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("detector.json");
+        let card = ModelCard::new(Thresholds {
+            sign_score: 0.4,
+            lane_score: 0.6,
+        });
+        card.save(&path).unwrap();
+        assert_eq!(ModelCard::load(&path).unwrap(), card);
+        assert_eq!(card.classes[14], "stop");
+
+        let mut wrong = card.clone();
+        wrong.input.width = 320;
+        wrong.save(&path).unwrap();
+        let message = ModelCard::load(&path).unwrap_err().to_string();
+        assert!(
+            message.contains("detector.json") && message.contains("320"),
+            "{message}"
+        );
+
+        std::fs::write(&path, "{\"model\": 3}").unwrap();
+        let message = ModelCard::load(&path).unwrap_err().to_string();
+        assert!(message.contains("bad model card"), "{message}");
+    }
+}

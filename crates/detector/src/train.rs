@@ -1,0 +1,548 @@
+//! Training the two heads on a frozen backbone.
+//!
+//! The backbone's features do not change while it is frozen, so each training example
+//! (an image, plain or randomly changed, see [`crate::augment`]) goes through it once and
+//! its three feature maps are kept in memory as f16 (0.68 MB an example). Epochs then run the
+//! heads alone: AdamW with weight decay, a short warm-up and a cosine decay of the learning
+//! rate, the summed sign and lane losses. After every epoch the held-back validation
+//! examples give a validation loss; training stops once it has not improved for
+//! `patience` epochs, and the heads of the best epoch are what [`train`] returns.
+//! Everything random (augmentation, order) comes from the seed, so a run repeats.
+
+use crate::augment::{augmented_example, plain_example, Augmentation, Example};
+use crate::data::DataSet;
+use crate::efficientnet::{EfficientNetLite0, Features};
+use crate::error::Result;
+use crate::image_input::read_rgb;
+use crate::input::input_tensor;
+use crate::lane_head::{lane_loss, LaneHead, LaneTarget};
+use crate::sign_head::{sign_loss, SignHead, SignTarget};
+use candle_core::{DType, Device, Shape, Tensor};
+use candle_nn::init::{Init, NormalOrUniform};
+use candle_nn::var_builder::SimpleBackend;
+use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarBuilder, VarMap};
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::time::Instant;
+
+/// Images decoded, changed and passed through the backbone together.
+const CACHE_CHUNK: usize = 8;
+/// The cosine decay ends at this fraction of the peak learning rate.
+const FINAL_LR_FRACTION: f64 = 0.05;
+
+/// A set of images to train on and how many examples to make of each.
+#[derive(Debug, Clone)]
+pub struct TrainSource {
+    pub set: DataSet,
+    /// Whether the image as it is (letterboxed only) is one of the examples.
+    pub plain: bool,
+    /// Randomly changed copies per image.
+    pub augmented_copies: usize,
+}
+
+/// Settings of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    /// Most epochs; early stopping may end sooner.
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub learning_rate: f64,
+    pub weight_decay: f64,
+    /// Epochs without a better validation loss before stopping.
+    pub patience: usize,
+    /// Steps over which the learning rate rises to its peak at the start.
+    pub warmup_steps: usize,
+    /// Weight of the lane loss against the sign loss.
+    pub lane_weight: f64,
+    pub seed: u64,
+    #[serde(skip)]
+    pub augmentation: Augmentation,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            epochs: 12,
+            batch_size: 16,
+            learning_rate: 2e-3,
+            weight_decay: 1e-4,
+            patience: 2,
+            warmup_steps: 100,
+            lane_weight: 1.0,
+            seed: 1,
+            augmentation: Augmentation::default(),
+        }
+    }
+}
+
+/// What a run reports while it works.
+#[derive(Debug, Clone)]
+pub enum Progress {
+    /// Examples passed through the backbone so far, of all (training and validation).
+    Caching { done: usize, total: usize },
+    /// One optimiser step done.
+    Step {
+        epoch: usize,
+        step: usize,
+        steps: usize,
+        loss: f32,
+    },
+    /// An epoch finished and was validated.
+    Epoch(EpochRecord),
+}
+
+/// Figures of one epoch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochRecord {
+    /// Counted from 1.
+    pub epoch: usize,
+    /// Mean training loss over the epoch's steps.
+    pub train_loss: f64,
+    pub validation_loss: f64,
+    pub validation_sign_loss: f64,
+    pub validation_lane_loss: f64,
+    pub seconds: f64,
+}
+
+/// The outcome of [`train`]: the best epoch's head weights and the run's figures.
+pub struct Trained {
+    /// `sign_head.*` and `lane_head.*` variables.
+    pub heads: VarMap,
+    pub epochs: Vec<EpochRecord>,
+    /// Validation loss of the freshly initialised heads.
+    pub initial_validation_loss: f64,
+    /// The epoch whose weights `heads` holds.
+    pub best_epoch: usize,
+    pub training_examples: usize,
+    pub validation_examples: usize,
+    pub caching_seconds: f64,
+    pub training_seconds: f64,
+}
+
+/// One example's backbone features (f16, batch of one) and targets.
+struct CachedExample {
+    features: [Tensor; 3],
+    signs: Vec<SignTarget>,
+    lanes: Option<Vec<LaneTarget>>,
+}
+
+/// Which example of which image: (source, image, copy); copy 0 is the plain one where
+/// the source has it.
+type ExampleKey = (usize, usize, usize);
+
+/// A stream of random numbers for one example, the same whatever the order of work.
+fn example_rng(seed: u64, (source, image, copy): ExampleKey) -> ChaCha8Rng {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(((source as u64) << 48) ^ ((copy as u64) << 32) ^ image as u64);
+    rng
+}
+
+fn make_example(sources: &[TrainSource], key: ExampleKey, config: &TrainConfig) -> Result<Example> {
+    let (source_index, image_index, copy) = key;
+    let source = &sources[source_index];
+    let item = &source.set.items[image_index];
+    let image = read_rgb(&item.path)?;
+    if source.plain && copy == 0 {
+        plain_example(&image, item)
+    } else {
+        let mut rng = example_rng(config.seed, key);
+        augmented_example(&image, item, &config.augmentation, &mut rng)
+    }
+}
+
+fn example_keys(sources: &[TrainSource]) -> Vec<ExampleKey> {
+    let mut keys = Vec::new();
+    for (s, source) in sources.iter().enumerate() {
+        let copies = usize::from(source.plain) + source.augmented_copies;
+        for image in 0..source.set.items.len() {
+            keys.extend((0..copies).map(|copy| (s, image, copy)));
+        }
+    }
+    keys
+}
+
+/// Runs every example through the backbone, keeping f16 features and targets.
+fn cache_examples(
+    backbone: &EfficientNetLite0,
+    sources: &[TrainSource],
+    config: &TrainConfig,
+    done_before: usize,
+    total: usize,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Vec<CachedExample>> {
+    let keys = example_keys(sources);
+    let mut cached = Vec::with_capacity(keys.len());
+    for chunk in keys.chunks(CACHE_CHUNK) {
+        let examples = chunk
+            .par_iter()
+            .map(|&key| make_example(sources, key, config))
+            .collect::<Result<Vec<_>>>()?;
+        let canvases: Vec<_> = examples.iter().map(|e| e.canvas.clone()).collect();
+        let features = backbone.forward(&input_tensor(&canvases)?)?;
+        let levels = [features.stride8, features.stride16, features.stride32]
+            .map(|level| level.to_dtype(DType::F16));
+        let [s8, s16, s32] = levels;
+        let (s8, s16, s32) = (s8?, s16?, s32?);
+        for (index, example) in examples.into_iter().enumerate() {
+            cached.push(CachedExample {
+                features: [
+                    s8.narrow(0, index, 1)?.contiguous()?,
+                    s16.narrow(0, index, 1)?.contiguous()?,
+                    s32.narrow(0, index, 1)?.contiguous()?,
+                ],
+                signs: example.signs,
+                lanes: example.lanes,
+            });
+        }
+        progress(Progress::Caching {
+            done: done_before + cached.len(),
+            total,
+        });
+    }
+    Ok(cached)
+}
+
+/// The heads' inputs and targets for a batch of cached examples.
+fn batch(
+    examples: &[CachedExample],
+    indices: &[usize],
+) -> Result<(Features, Vec<Vec<SignTarget>>, Vec<Option<Vec<LaneTarget>>>)> {
+    let level = |k: usize| -> Result<Tensor> {
+        let parts: Vec<&Tensor> = indices.iter().map(|&i| &examples[i].features[k]).collect();
+        Ok(Tensor::cat(&parts, 0)?.to_dtype(DType::F32)?)
+    };
+    let features = Features {
+        stride8: level(0)?,
+        stride16: level(1)?,
+        stride32: level(2)?,
+    };
+    let signs = indices.iter().map(|&i| examples[i].signs.clone()).collect();
+    let lanes = indices.iter().map(|&i| examples[i].lanes.clone()).collect();
+    Ok((features, signs, lanes))
+}
+
+/// The two heads with their variables.
+struct Heads {
+    sign: SignHead,
+    lane: LaneHead,
+}
+
+/// Losses of one batch: (total as a differentiable scalar, sign, lane).
+fn losses(
+    heads: &Heads,
+    examples: &[CachedExample],
+    indices: &[usize],
+    lane_weight: f64,
+) -> Result<(Tensor, f64, f64)> {
+    let (features, signs, lanes) = batch(examples, indices)?;
+    let sign = sign_loss(&heads.sign.forward(&features)?, &signs)?;
+    let lane = lane_loss(&heads.lane.forward(&features)?, &lanes)?;
+    let sign_value = f64::from(sign.total.to_scalar::<f32>()?);
+    let lane_value = f64::from(lane.total.to_scalar::<f32>()?);
+    let total = (sign.total + (lane.total * lane_weight)?)?;
+    Ok((total, sign_value, lane_value))
+}
+
+/// Mean (total, sign, lane) loss over a set, without gradients.
+fn validation_loss(
+    heads: &Heads,
+    examples: &[CachedExample],
+    config: &TrainConfig,
+) -> Result<(f64, f64, f64)> {
+    let all: Vec<usize> = (0..examples.len()).collect();
+    let (mut sign_sum, mut lane_sum) = (0.0, 0.0);
+    for indices in all.chunks(config.batch_size) {
+        let (_, sign, lane) = losses(heads, examples, indices, config.lane_weight)?;
+        sign_sum += sign * indices.len() as f64;
+        lane_sum += lane * indices.len() as f64;
+    }
+    let n = examples.len().max(1) as f64;
+    let (sign, lane) = (sign_sum / n, lane_sum / n);
+    Ok((sign + config.lane_weight * lane, sign, lane))
+}
+
+/// Creates variables like a `VarMap`-backed builder does, but draws their initial values
+/// from a seeded generator (candle's CPU generator cannot be seeded), so that a run
+/// repeats.
+struct SeededInit {
+    vars: VarMap,
+    rng: std::sync::Mutex<ChaCha8Rng>,
+}
+
+impl SeededInit {
+    fn new(vars: VarMap, seed: u64) -> Self {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        rng.set_stream(u64::MAX);
+        Self {
+            vars,
+            rng: std::sync::Mutex::new(rng),
+        }
+    }
+
+    fn draw(&self, shape: &Shape, init: Init) -> candle_core::Result<Tensor> {
+        use rand_distr::{Distribution, Normal, Uniform};
+        let mut rng = self.rng.lock().expect("initialiser lock");
+        let count = shape.elem_count();
+        let uniform = |rng: &mut ChaCha8Rng, lo: f64, up: f64| -> candle_core::Result<Vec<f32>> {
+            let distribution = Uniform::new_inclusive(lo, up).map_err(candle_core::Error::wrap)?;
+            Ok((0..count)
+                .map(|_| distribution.sample(rng) as f32)
+                .collect())
+        };
+        let normal =
+            |rng: &mut ChaCha8Rng, mean: f64, stdev: f64| -> candle_core::Result<Vec<f32>> {
+                let distribution = Normal::new(mean, stdev).map_err(candle_core::Error::wrap)?;
+                Ok((0..count)
+                    .map(|_| distribution.sample(rng) as f32)
+                    .collect())
+            };
+        let values = match init {
+            Init::Const(value) => vec![value as f32; count],
+            Init::Uniform { lo, up } => uniform(&mut rng, lo, up)?,
+            Init::Randn { mean, stdev } => normal(&mut rng, mean, stdev)?,
+            Init::Kaiming {
+                dist,
+                fan,
+                non_linearity,
+            } => {
+                let stdev = non_linearity.gain() / (fan.for_shape(shape) as f64).sqrt();
+                match dist {
+                    NormalOrUniform::Normal => normal(&mut rng, 0.0, stdev)?,
+                    NormalOrUniform::Uniform => {
+                        let bound = 3f64.sqrt() * stdev;
+                        uniform(&mut rng, -bound, bound)?
+                    }
+                }
+            }
+        };
+        Tensor::from_vec(values, shape, &Device::Cpu)
+    }
+}
+
+impl SimpleBackend for SeededInit {
+    fn get(
+        &self,
+        shape: Shape,
+        name: &str,
+        init: Init,
+        dtype: DType,
+        device: &Device,
+    ) -> candle_core::Result<Tensor> {
+        let mut data = self.vars.data().lock().expect("variable map lock");
+        if let Some(var) = data.get(name) {
+            if var.shape() != &shape {
+                candle_core::bail!(
+                    "variable {name} exists with shape {:?}, asked for {shape:?}",
+                    var.shape()
+                );
+            }
+            return Ok(var.as_tensor().clone());
+        }
+        let tensor = self
+            .draw(&shape, init)?
+            .to_dtype(dtype)?
+            .to_device(device)?;
+        let var = candle_core::Var::from_tensor(&tensor)?;
+        data.insert(name.to_owned(), var.clone());
+        Ok(var.as_tensor().clone())
+    }
+
+    fn get_unchecked(&self, name: &str, _: DType, _: &Device) -> candle_core::Result<Tensor> {
+        candle_core::bail!("variable {name} needs a shape and an initialiser")
+    }
+
+    fn contains_tensor(&self, name: &str) -> bool {
+        self.vars
+            .data()
+            .lock()
+            .expect("variable map lock")
+            .contains_key(name)
+    }
+}
+
+fn snapshot(vars: &VarMap) -> Result<HashMap<String, Tensor>> {
+    let data = vars.data().lock().expect("variable map lock");
+    data.iter()
+        .map(|(name, var)| Ok((name.clone(), var.as_tensor().copy()?)))
+        .collect()
+}
+
+fn restore(vars: &VarMap, saved: &HashMap<String, Tensor>) -> Result<()> {
+    let data = vars.data().lock().expect("variable map lock");
+    for (name, var) in data.iter() {
+        if let Some(tensor) = saved.get(name) {
+            var.set(tensor)?;
+        }
+    }
+    Ok(())
+}
+
+/// Learning rate at a step: linear warm-up, then cosine decay to a small floor.
+fn learning_rate(config: &TrainConfig, step: usize, total_steps: usize) -> f64 {
+    let peak = config.learning_rate;
+    if step < config.warmup_steps {
+        return peak * (step + 1) as f64 / config.warmup_steps as f64;
+    }
+    let progress = (step - config.warmup_steps) as f64
+        / (total_steps.saturating_sub(config.warmup_steps)).max(1) as f64;
+    let cosine = 0.5 * (1.0 + (std::f64::consts::PI * progress.min(1.0)).cos());
+    peak * (FINAL_LR_FRACTION + (1.0 - FINAL_LR_FRACTION) * cosine)
+}
+
+/// Trains fresh heads on `sources` with the frozen `backbone`, validating on `validation`.
+pub fn train(
+    backbone: &EfficientNetLite0,
+    sources: &[TrainSource],
+    validation: &[DataSet],
+    config: &TrainConfig,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Trained> {
+    if config.batch_size == 0 || config.epochs == 0 {
+        return Err(crate::error::DetectorError::Input(
+            "training needs a batch size and an epoch count above zero".into(),
+        ));
+    }
+    let validation_sources: Vec<TrainSource> = validation
+        .iter()
+        .map(|set| TrainSource {
+            set: set.clone(),
+            plain: true,
+            augmented_copies: 0,
+        })
+        .collect();
+    let training_count = example_keys(sources).len();
+    let total = training_count + example_keys(&validation_sources).len();
+    if training_count == 0 || total == training_count {
+        return Err(crate::error::DetectorError::Input(
+            "training needs training images and validation images (for early stopping)".into(),
+        ));
+    }
+    let started = Instant::now();
+    let examples = cache_examples(backbone, sources, config, 0, total, progress)?;
+    let validation_examples = cache_examples(
+        backbone,
+        &validation_sources,
+        config,
+        training_count,
+        total,
+        progress,
+    )?;
+    let caching_seconds = started.elapsed().as_secs_f64();
+
+    let heads_vars = VarMap::new();
+    let vb = VarBuilder::from_backend(
+        Box::new(SeededInit::new(heads_vars.clone(), config.seed)),
+        DType::F32,
+        Device::Cpu,
+    );
+    let heads = Heads {
+        sign: SignHead::load(vb.pp("sign_head"))?,
+        lane: LaneHead::load(vb.pp("lane_head"))?,
+    };
+    let mut optimiser = AdamW::new(
+        heads_vars.all_vars(),
+        ParamsAdamW {
+            lr: config.learning_rate,
+            weight_decay: config.weight_decay,
+            ..ParamsAdamW::default()
+        },
+    )?;
+
+    let initial_validation_loss = validation_loss(&heads, &validation_examples, config)?.0;
+    let steps = examples.len().div_ceil(config.batch_size);
+    let total_steps = steps * config.epochs;
+    let mut order: Vec<usize> = (0..examples.len()).collect();
+    let mut shuffler = ChaCha8Rng::seed_from_u64(config.seed);
+    let mut records = Vec::new();
+    let mut best: Option<(f64, usize, HashMap<String, Tensor>)> = None;
+    let training_started = Instant::now();
+    for epoch in 1..=config.epochs {
+        let epoch_started = Instant::now();
+        order.shuffle(&mut shuffler);
+        let mut loss_sum = 0.0;
+        for (step, indices) in order.chunks(config.batch_size).enumerate() {
+            optimiser.set_learning_rate(learning_rate(
+                config,
+                (epoch - 1) * steps + step,
+                total_steps,
+            ));
+            let (total, sign, lane) = losses(&heads, &examples, indices, config.lane_weight)?;
+            optimiser.backward_step(&total)?;
+            let loss = sign + config.lane_weight * lane;
+            loss_sum += loss;
+            progress(Progress::Step {
+                epoch,
+                step: step + 1,
+                steps,
+                loss: loss as f32,
+            });
+        }
+        let (validation_loss, sign, lane) = validation_loss(&heads, &validation_examples, config)?;
+        let record = EpochRecord {
+            epoch,
+            train_loss: loss_sum / steps as f64,
+            validation_loss,
+            validation_sign_loss: sign,
+            validation_lane_loss: lane,
+            seconds: epoch_started.elapsed().as_secs_f64(),
+        };
+        progress(Progress::Epoch(record.clone()));
+        records.push(record);
+        let improved = best
+            .as_ref()
+            .is_none_or(|(loss, _, _)| validation_loss < *loss);
+        if improved {
+            best = Some((validation_loss, epoch, snapshot(&heads_vars)?));
+        } else if best
+            .as_ref()
+            .is_some_and(|(_, best_epoch, _)| epoch - best_epoch >= config.patience)
+        {
+            break;
+        }
+    }
+    let (_, best_epoch, weights) = best.expect("at least one epoch ran");
+    restore(&heads_vars, &weights)?;
+    Ok(Trained {
+        heads: heads_vars,
+        epochs: records,
+        initial_validation_loss,
+        best_epoch,
+        training_examples: examples.len(),
+        validation_examples: validation_examples.len(),
+        caching_seconds,
+        training_seconds: training_started.elapsed().as_secs_f64(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_learning_rate_warms_up_then_decays_to_its_floor() {
+        let config = TrainConfig::default();
+        let peak = config.learning_rate;
+        assert!(learning_rate(&config, 0, 1000) < 0.02 * peak);
+        assert!((learning_rate(&config, config.warmup_steps - 1, 1000) - peak).abs() < 1e-12);
+        assert!((learning_rate(&config, config.warmup_steps, 1000) - peak).abs() < 1e-12);
+        let middle = learning_rate(&config, 550, 1000);
+        assert!(
+            (middle - peak * (FINAL_LR_FRACTION + (1.0 - FINAL_LR_FRACTION) / 2.0)).abs() < 1e-9
+        );
+        assert!((learning_rate(&config, 1000, 1000) - peak * FINAL_LR_FRACTION).abs() < 1e-12);
+    }
+
+    #[test]
+    fn example_streams_differ_by_key_and_repeat_by_seed() {
+        use rand::Rng;
+        let draw = |seed, key| example_rng(seed, key).random::<u64>();
+        assert_eq!(draw(1, (0, 5, 1)), draw(1, (0, 5, 1)));
+        assert_ne!(draw(1, (0, 5, 1)), draw(1, (0, 5, 2)));
+        assert_ne!(draw(1, (0, 5, 1)), draw(1, (1, 5, 1)));
+        assert_ne!(draw(1, (0, 5, 1)), draw(2, (0, 5, 1)));
+    }
+}
