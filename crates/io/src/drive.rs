@@ -6,7 +6,7 @@
 //! given), or a folder of drive folders or of video files sharing one `camera.toml`.
 
 use crate::frames::{self, is_image, FrameSource, InputKind};
-use crate::IoError;
+use crate::{GnssLog, IoError};
 use mapfix_core::CameraModel;
 use std::path::{Path, PathBuf};
 
@@ -57,6 +57,11 @@ impl Drive {
             ));
         }
         Ok(source)
+    }
+
+    /// The drive's GNSS log, if it has one.
+    pub fn read_gnss(&self) -> Result<Option<GnssLog>, IoError> {
+        self.gnss.as_deref().map(GnssLog::read).transpose()
     }
 }
 

@@ -7,6 +7,7 @@
 pub mod drive;
 mod error;
 pub mod frames;
+pub mod gnss;
 pub mod nmea;
 pub mod record;
 pub mod tcp;
@@ -16,6 +17,7 @@ pub mod writers;
 pub use drive::Drive;
 pub use error::IoError;
 pub use frames::{Frame, FrameInfo, FrameSource};
+pub use gnss::{GnssFix, GnssLog};
 pub use record::{ErrorEllipse, Fix, GnssStatus, PositionRecord, Sigma, Source};
 pub use tcp::{NmeaServer, ServeError, ServerOptions};
 pub use writers::{TrackOutputs, TrackWriter, WriteError};

@@ -38,6 +38,7 @@ impl ImageFolder {
                 height,
                 fps,
                 frame_count: Some(files.len() as u64),
+                creation_unix_s: None,
             },
             files: files.into_iter(),
             next_index: 0,

@@ -135,6 +135,7 @@ impl<R: Read + Send> AnnexBSource<R> {
                 height: 0,
                 fps,
                 frame_count: None,
+                creation_unix_s: None,
             },
             decoder,
             buffer: Vec::with_capacity(2 * READ_CHUNK),

@@ -37,6 +37,9 @@ pub struct FrameInfo {
     pub fps: f64,
     /// The number of frames, where the container or folder says.
     pub frame_count: Option<u64>,
+    /// When the recording began (Unix seconds), from an MP4's creation time where the
+    /// writer set one. Cameras set it from their own clock, which may be off or local.
+    pub creation_unix_s: Option<f64>,
 }
 
 /// Decoded frames in presentation order, each `Ok` until the first error, which ends the

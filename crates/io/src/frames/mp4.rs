@@ -46,7 +46,6 @@ pub struct Mp4Source {
     file_len: u64,
     pub(super) samples: Vec<Sample>,
     timescale: f64,
-    creation_unix_s: Option<f64>,
     /// NAL unit length field size in the samples (1, 2 or 4 bytes).
     length_size: usize,
     /// The track's SPS and PPS in Annex-B form, sent ahead of the first sample.
@@ -162,12 +161,12 @@ impl Mp4Source {
                 height: u32::from(avc1.height),
                 fps,
                 frame_count: Some(samples.len() as u64),
+                creation_unix_s,
             },
             file,
             file_len,
             samples,
             timescale: f64::from(timescale),
-            creation_unix_s,
             length_size,
             parameter_sets,
             decoder,
@@ -181,12 +180,6 @@ impl Mp4Source {
             flushed: false,
             finished: false,
         })
-    }
-
-    /// When the recording began (Unix seconds), from the movie header's creation time, if
-    /// the writer set one. Cameras set it from their own clock, which may be off.
-    pub fn creation_unix_s(&self) -> Option<f64> {
-        self.creation_unix_s
     }
 
     fn path(&self) -> PathBuf {

@@ -107,6 +107,8 @@ fn mp4_frames_come_with_the_container_times() {
         (960, 540, Some(300))
     );
     assert!((info.fps - 15.0).abs() < 1e-9, "{}", info.fps);
+    // The simulator's writer sets no creation time.
+    assert_eq!(info.creation_unix_s, None);
     let frames = all_frames(source);
     assert_eq!(frames.len(), 300);
     for (k, frame) in frames.iter().enumerate() {
