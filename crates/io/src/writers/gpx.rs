@@ -1,8 +1,9 @@
 //! `positions.gpx`: GPX 1.1, one track whose segments are the runs of frames with a fix (a
 //! frame without one ends a segment). Each point has its height, time (UTC, or `time_s`
 //! after 1970-01-01T00:00:00Z when the UTC time is unknown), the source as `<type>`, the
-//! GPX fix kind (`dgps` for vision and fused, `3d` for GNSS, `none` for dead reckoning)
-//! and the HDOP of the NMEA output.
+//! GPX fix kind (`dgps` for vision and fused, `3d` for GNSS; none for dead reckoning, which
+//! GPX has no word for: its `none` means no position at all) and the HDOP of the NMEA
+//! output.
 
 use super::{fixed, OutputFile, TrackWriter, WriteError};
 use crate::record::{PositionRecord, Source};
@@ -46,12 +47,12 @@ impl TrackWriter for GpxWriter {
             body.push_str("<trkseg>\n");
         }
         let kind = match fix.source {
-            Source::Vision | Source::Fused => "dgps",
-            Source::Gnss => "3d",
-            Source::DeadReckoning => "none",
+            Source::Vision | Source::Fused => "<fix>dgps</fix>",
+            Source::Gnss => "<fix>3d</fix>",
+            Source::DeadReckoning => "",
         };
         body.push_str(&format!(
-            "<trkpt lat=\"{}\" lon=\"{}\"><ele>{}</ele><time>{}</time><type>{}</type><fix>{kind}</fix><hdop>{}</hdop></trkpt>\n",
+            "<trkpt lat=\"{}\" lon=\"{}\"><ele>{}</ele><time>{}</time><type>{}</type>{kind}<hdop>{}</hdop></trkpt>\n",
             fixed(fix.position.lat_deg(), 9),
             fixed(fix.position.lon_deg(), 9),
             fixed(fix.position.height, 3),
