@@ -11,7 +11,9 @@
 //! `[8x, 8x + 8) × [8y, 8y + 8)`):
 //! - `heatmap`: logit of "a sign's centre is in this cell"; score = sigmoid.
 //! - `class`: 43 logits, softmax over classes.
-//! - `offset`: (u / 8 − x, v / 8 − y), the centre inside its cell in cells, in [0, 1).
+//! - `offset`: (u / 8 − x, v / 8 − y), the centre relative to the cell's corner in cells:
+//!   in [0, 1) at the centre's own cell, in (−1, 2) at its eight neighbours, which are
+//!   trained too so that a peak one cell off still decodes the exact centre.
 //! - `extent`: ln(d / 8) for the distances d (input pixels) from the centre to the box's
 //!   left, top, right and bottom; distances under [`MIN_EXTENT`] count as that much.
 //!
@@ -55,6 +57,8 @@ const FOCAL_BETA: i32 = 4;
 /// Gaussian spread of the heatmap target per cell of box size, and its floor, in cells.
 const SIGMA_PER_CELL: f32 = 0.1;
 const MIN_SIGMA: f32 = 0.5;
+/// The largest heatmap target off a centre: the focal loss treats exactly 1 as a centre.
+const NEAR_ONE: f32 = 0.999;
 
 /// Weights of the loss terms.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -96,11 +100,12 @@ pub struct SignLoss {
     pub total: Tensor,
     /// Focal loss on the heatmap, per sign.
     pub heatmap: f32,
-    /// Cross-entropy of the class at the centre cells, per sign.
+    /// Cross-entropy of the class, mean over the trained cells (centres and their
+    /// neighbours).
     pub class: f32,
-    /// L1 of the offset at the centre cells, per sign and coordinate (cells).
+    /// L1 of the offset, mean over trained cells and coordinates (cells).
     pub offset: f32,
-    /// L1 of the extent at the centre cells, per sign and side (log scale).
+    /// L1 of the extent, mean over trained cells and sides (log scale).
     pub extent: f32,
 }
 
@@ -143,7 +148,8 @@ impl Pointwise {
     }
 }
 
-/// Depthwise 3×3 then pointwise, both ReLU6, with a skip connection.
+/// Depthwise 3×3 then pointwise, both ReLU6. No skip connection: at two blocks it is not
+/// needed to train, and candle's elementwise add would cost more than the block.
 #[derive(Debug, Clone)]
 struct SeparableBlock {
     depthwise_weight: Tensor,
@@ -176,16 +182,18 @@ impl SeparableBlock {
             1,
             Activation::Relu6,
         )?;
-        Ok((self.pointwise.forward(&spatial, Activation::Relu6)? + x)?)
+        self.pointwise.forward(&spatial, Activation::Relu6)
     }
 }
 
-/// The sign head: stride-8 features merged with upsampled stride-16 features, two
-/// depthwise-separable blocks, and a 1×1 output per map.
+/// The sign head: stride-8 features merged with upsampled stride-16 features (a 1×1
+/// convolution over both), two depthwise-separable blocks, and a 1×1 output per map.
 #[derive(Debug, Clone)]
 pub struct SignHead {
-    lateral8: Pointwise,
+    /// Stride-16 features to the head's width, before upsampling.
     lateral16: Pointwise,
+    /// Stride-8 features and upsampled `lateral16` output, concatenated, to the head's width.
+    merge: Pointwise,
     blocks: Vec<SeparableBlock>,
     heatmap: Pointwise,
     class: Pointwise,
@@ -202,8 +210,8 @@ impl SignHead {
             Pointwise::load(&vb.pp(name), WIDTH, outputs, Some(0.01), bias)
         };
         Ok(Self {
-            lateral8: Pointwise::load(&vb.pp("lateral8"), channels8, WIDTH, None, 0.0)?,
             lateral16: Pointwise::load(&vb.pp("lateral16"), channels16, WIDTH, None, 0.0)?,
+            merge: Pointwise::load(&vb.pp("merge"), channels8 + WIDTH, WIDTH, None, 0.0)?,
             blocks: (0..BLOCKS)
                 .map(|index| SeparableBlock::load(&vb.pp(format!("blocks.{index}"))))
                 .collect::<Result<_>>()?,
@@ -224,16 +232,15 @@ impl SignHead {
                 "stride-16 features {h16}×{w16} do not pair with stride-8 features {h}×{w}"
             )));
         }
-        let fine = self
-            .lateral8
-            .forward(&features.stride8, Activation::Identity)?;
+        // Reduced before upsampling: a quarter of the pixels to transform and copy.
         let coarse = self
             .lateral16
             .forward(&features.stride16, Activation::Identity)?
             .upsample_nearest2d(2 * h16, 2 * w16)?
             .narrow(2, 0, h)?
             .narrow(3, 0, w)?;
-        let mut x = (fine + coarse)?.clamp(0f32, 6f32)?;
+        let merged = Tensor::cat(&[&features.stride8, &coarse], 1)?;
+        let mut x = self.merge.forward(&merged, Activation::Relu6)?;
         for block in &self.blocks {
             x = block.forward(&x)?;
         }
@@ -246,9 +253,9 @@ impl SignHead {
     }
 }
 
-/// A sign's centre cell and what the maps should say there.
+/// A cell at or next to a sign's centre and what the maps should say there.
 #[derive(Debug, Clone, Copy, PartialEq)]
-struct Positive {
+struct Sample {
     /// Flat index into (B, h, w).
     cell: usize,
     class: u8,
@@ -261,55 +268,107 @@ struct Positive {
 struct EncodedTargets {
     /// (B, h, w) Gaussian heatmap target, exactly 1 at centre cells.
     heatmap: Vec<f32>,
-    positives: Vec<Positive>,
+    /// Signs on the grid (one per centre cell).
+    signs: usize,
+    /// Where class, offset and extent are trained: centre cells first.
+    samples: Vec<Sample>,
+}
+
+/// A sign on the grid: its centre in cells, its cell and the Gaussian's spread.
+struct Placed<'a> {
+    sign: &'a SignTarget,
+    center: [f32; 2],
+    cell: (usize, usize),
+    sigma: [f32; 2],
+}
+
+impl Placed<'_> {
+    /// The heatmap target this sign gives cell (x, y).
+    fn gaussian(&self, x: usize, y: usize) -> f32 {
+        let dx = (x as f32 + 0.5 - self.center[0]) / self.sigma[0];
+        let dy = (y as f32 + 0.5 - self.center[1]) / self.sigma[1];
+        (-0.5 * (dx * dx + dy * dy)).exp()
+    }
+
+    /// What the maps should say at cell (x, y) about this sign.
+    fn sample(&self, x: usize, y: usize, cell: usize) -> Sample {
+        let [left, top, right, bottom] = self.sign.bbox;
+        let [u, v] = self.sign.center;
+        let distances = [u - left, v - top, right - u, bottom - v];
+        Sample {
+            cell,
+            class: self.sign.class,
+            offset: [self.center[0] - x as f32, self.center[1] - y as f32],
+            extent: distances.map(|d| (d.max(MIN_EXTENT) / SIGN_STRIDE as f32).ln()),
+        }
+    }
 }
 
 /// Lays out each image's signs on an h × w grid. Signs whose centre lies off the grid are
-/// left out; of two signs centred in one cell the first keeps it.
+/// left out; of two signs centred in one cell the first keeps it. Class, offset and extent
+/// are trained at the centre cell and its eight neighbours, so that a peak one cell off (a
+/// centre near a cell border) still decodes the right sign and centre; a cell serves one
+/// sign, centres first.
 fn encode(targets: &[Vec<SignTarget>], h: usize, w: usize) -> Result<EncodedTargets> {
     let stride = SIGN_STRIDE as f32;
     let mut heatmap = vec![0f32; targets.len() * h * w];
-    let mut positives = Vec::new();
-    for (item, signs) in targets.iter().enumerate() {
+    let mut claimed = vec![false; h * w];
+    let mut signs = 0;
+    let mut samples = Vec::new();
+    for (item, image_signs) in targets.iter().enumerate() {
         let plane = &mut heatmap[item * h * w..][..h * w];
-        for (index, sign) in signs.iter().enumerate() {
+        let base = item * h * w;
+        claimed.fill(false);
+        let mut placed = Vec::with_capacity(image_signs.len());
+        for (index, sign) in image_signs.iter().enumerate() {
             check_target(sign).map_err(|reason| {
                 DetectorError::Input(format!("image {item}, sign {index}: {reason}"))
             })?;
-            let [u, v] = sign.center.map(|c| c / stride);
-            if u < 0.0 || v < 0.0 || u >= w as f32 || v >= h as f32 {
+            let center = sign.center.map(|c| c / stride);
+            if center[0] < 0.0 || center[1] < 0.0 || center[0] >= w as f32 || center[1] >= h as f32
+            {
                 continue;
             }
-            let (x, y) = (u as usize, v as usize);
             let [left, top, right, bottom] = sign.bbox;
-            let cell = y * w + x;
-            // Checked before splatting: a centre exactly on a cell centre splats a 1.
-            let taken = plane[cell] == 1.0;
-            splat_gaussian(
-                plane,
-                w,
-                [u, v],
-                [(right - left) / stride, (bottom - top) / stride],
-            );
-            if taken {
+            let size = [(right - left) / stride, (bottom - top) / stride];
+            let sign = Placed {
+                sign,
+                center,
+                cell: (center[0] as usize, center[1] as usize),
+                sigma: size.map(|s| (SIGMA_PER_CELL * s).max(MIN_SIGMA)),
+            };
+            splat_gaussian(plane, w, &sign);
+            let (x, y) = sign.cell;
+            if claimed[y * w + x] {
                 continue;
             }
-            plane[cell] = 1.0;
-            let distances = [
-                sign.center[0] - left,
-                sign.center[1] - top,
-                right - sign.center[0],
-                bottom - sign.center[1],
-            ];
-            positives.push(Positive {
-                cell: item * h * w + cell,
-                class: sign.class,
-                offset: [u - x as f32, v - y as f32],
-                extent: distances.map(|d| (d.max(MIN_EXTENT) / stride).ln()),
-            });
+            claimed[y * w + x] = true;
+            samples.push(sign.sample(x, y, base + y * w + x));
+            signs += 1;
+            placed.push(sign);
+        }
+        // Exactly 1 only at centres, whatever the neighbouring Gaussians add up to.
+        for (value, &centre) in plane.iter_mut().zip(&claimed) {
+            *value = if centre { 1.0 } else { value.min(NEAR_ONE) };
+        }
+        for sign in &placed {
+            let (x, y) = sign.cell;
+            for ny in y.saturating_sub(1)..(y + 2).min(h) {
+                for nx in x.saturating_sub(1)..(x + 2).min(w) {
+                    let cell = ny * w + nx;
+                    if !claimed[cell] {
+                        claimed[cell] = true;
+                        samples.push(sign.sample(nx, ny, base + cell));
+                    }
+                }
+            }
         }
     }
-    Ok(EncodedTargets { heatmap, positives })
+    Ok(EncodedTargets {
+        heatmap,
+        signs,
+        samples,
+    })
 }
 
 fn check_target(sign: &SignTarget) -> std::result::Result<(), String> {
@@ -325,24 +384,20 @@ fn check_target(sign: &SignTarget) -> std::result::Result<(), String> {
     Ok(())
 }
 
-/// Raises `plane` to a Gaussian around `center` (cells) whose spread follows the box size
-/// (cells), evaluated at cell centres, keeping the larger of overlapping Gaussians.
-fn splat_gaussian(plane: &mut [f32], w: usize, center: [f32; 2], size: [f32; 2]) {
+/// Raises `plane` to the sign's Gaussian, keeping the larger of overlapping ones.
+fn splat_gaussian(plane: &mut [f32], w: usize, sign: &Placed) {
     let h = plane.len() / w;
-    let sigma = size.map(|s| (SIGMA_PER_CELL * s).max(MIN_SIGMA));
     // Beyond 3σ the value is under 1 %.
     let span = |axis: usize, cells: usize| {
-        let low = (center[axis] - 3.0 * sigma[axis]).floor().max(0.0) as usize;
-        let high = ((center[axis] + 3.0 * sigma[axis]).ceil() as usize).min(cells);
+        let reach = 3.0 * sign.sigma[axis];
+        let low = (sign.center[axis] - reach).floor().max(0.0) as usize;
+        let high = ((sign.center[axis] + reach).ceil() as usize).min(cells);
         low..high
     };
     for y in span(1, h) {
-        let dy = (y as f32 + 0.5 - center[1]) / sigma[1];
         for x in span(0, w) {
-            let dx = (x as f32 + 0.5 - center[0]) / sigma[0];
-            let value = (-0.5 * (dx * dx + dy * dy)).exp();
             let cell = &mut plane[y * w + x];
-            *cell = cell.max(value);
+            *cell = cell.max(sign.gaussian(x, y));
         }
     }
 }
@@ -362,8 +417,9 @@ fn gather_cells(map: &Tensor, cells: &Tensor) -> candle_core::Result<Tensor> {
 }
 
 /// The loss of `maps` against one list of signs per image (input pixels): CenterNet's
-/// focal loss on the heatmap, cross-entropy on the class and L1 on offset and extent at
-/// the centre cells, each normalised by the number of signs.
+/// focal loss on the heatmap (α = 2, β = 4) normalised by the number of signs, and the
+/// means of the class cross-entropy and the offset and extent L1 over the centre cells and
+/// their neighbours (see [`encode`]), weighted by [`LOSS_WEIGHTS`].
 pub fn sign_loss(maps: &SignMaps, targets: &[Vec<SignTarget>]) -> Result<SignLoss> {
     let (batch, _, h, w) = maps.heatmap.dims4()?;
     if targets.len() != batch {
@@ -389,8 +445,7 @@ pub fn sign_loss(maps: &SignMaps, targets: &[Vec<SignTarget>]) -> Result<SignLos
     let positive_mask = Tensor::from_vec(positive_mask, shape, device)?;
     let negative_weight = Tensor::from_vec(negative_weight, shape, device)?;
 
-    let count = encoded.positives.len();
-    let norm = count.max(1) as f64;
+    let norm = encoded.signs.max(1) as f64;
     let logits = &maps.heatmap;
     let log_p = softplus(&logits.neg()?)?.neg()?;
     let log_not_p = softplus(logits)?.neg()?;
@@ -403,16 +458,13 @@ pub fn sign_loss(maps: &SignMaps, targets: &[Vec<SignTarget>]) -> Result<SignLos
     let heatmap = ((positive + negative)? / -norm)?;
 
     let zero = || Tensor::zeros((), DType::F32, device);
+    let count = encoded.samples.len();
     let (class, offset, extent) = if count == 0 {
         (zero()?, zero()?, zero()?)
     } else {
-        let cells: Vec<u32> = encoded.positives.iter().map(|p| p.cell as u32).collect();
+        let cells: Vec<u32> = encoded.samples.iter().map(|p| p.cell as u32).collect();
         let cells = Tensor::from_vec(cells, count, device)?;
-        let classes: Vec<u32> = encoded
-            .positives
-            .iter()
-            .map(|p| u32::from(p.class))
-            .collect();
+        let classes: Vec<u32> = encoded.samples.iter().map(|p| u32::from(p.class)).collect();
         let class = candle_nn::loss::cross_entropy(
             &gather_cells(&maps.class, &cells)?,
             &Tensor::from_vec(classes, count, device)?,
@@ -421,8 +473,8 @@ pub fn sign_loss(maps: &SignMaps, targets: &[Vec<SignTarget>]) -> Result<SignLos
             let target = Tensor::from_vec(target, (count, width), device)?;
             Ok((gather_cells(map, &cells)? - target)?.abs()?.mean_all()?)
         };
-        let offsets = encoded.positives.iter().flat_map(|p| p.offset).collect();
-        let extents = encoded.positives.iter().flat_map(|p| p.extent).collect();
+        let offsets = encoded.samples.iter().flat_map(|p| p.offset).collect();
+        let extents = encoded.samples.iter().flat_map(|p| p.extent).collect();
         (
             class,
             l1(&maps.offset, offsets, 2)?,
@@ -567,7 +619,7 @@ mod tests {
         let mut class = vec![0f32; batch * SIGN_CLASSES * cells];
         let mut offset = vec![0f32; batch * 2 * cells];
         let mut extent = vec![0f32; batch * 4 * cells];
-        for p in &encoded.positives {
+        for p in &encoded.samples {
             let (item, cell) = (p.cell / cells, p.cell % cells);
             class[(item * SIGN_CLASSES + usize::from(p.class)) * cells + cell] = 10.0;
             for (channel, value) in p.offset.iter().enumerate() {
@@ -586,6 +638,10 @@ mod tests {
             offset: tensor(offset, 2),
             extent: tensor(extent, 4),
         }
+    }
+
+    fn values(map: &Tensor) -> Vec<f32> {
+        map.flatten_all().unwrap().to_vec1::<f32>().unwrap()
     }
 
     fn sign(class: u8, bbox: [f32; 4], center: [f32; 2]) -> SignTarget {
@@ -626,6 +682,26 @@ mod tests {
                     assert!(error < 0.1, "{detection:?} vs {target:?}");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn a_peak_one_cell_off_still_decodes_the_centre() {
+        // 0.1 px right of a cell border: the left neighbour is trained too.
+        let target = sign(33, [150.0, 70.0, 170.0, 90.0], [160.1, 80.4]);
+        let maps = ideal_maps(&[vec![target]], 24, 40);
+        let mut heatmap = values(&maps.heatmap);
+        let (centre, left) = (10 * 40 + 20, 10 * 40 + 19);
+        heatmap.swap(centre, left);
+        let shifted = SignMaps {
+            heatmap: Tensor::from_vec(heatmap, (1, 1, 24, 40), &Device::Cpu).unwrap(),
+            ..maps
+        };
+        let found = shifted.decode(0, 0.5).unwrap();
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].class, 33);
+        for (a, b) in found[0].center.iter().zip(&target.center) {
+            assert!((a - b).abs() < 1e-3, "{found:?}");
         }
     }
 
@@ -681,17 +757,12 @@ mod tests {
         // Two adjacent peaks on one sign decode to a single detection.
         let targets = vec![vec![sign(1, [80.0, 80.0, 120.0, 120.0], [100.0, 100.0])]];
         let maps = ideal_maps(&targets, 24, 40);
-        let mut heatmap = maps
-            .heatmap
-            .flatten_all()
-            .unwrap()
-            .to_vec1::<f32>()
-            .unwrap();
+        let mut heatmap = values(&maps.heatmap);
         let (cell, twin) = (12 * 40 + 12, 12 * 40 + 14);
         heatmap[twin] = heatmap[cell] - 0.5;
         // The twin sees the same sign 12 px to the right: IoU 0.54.
         let copied = |map: &Tensor, channels: usize, twin_x_offset: Option<f32>| {
-            let mut data = map.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            let mut data = values(map);
             for channel in 0..channels {
                 data[channel * 960 + twin] = data[channel * 960 + cell];
             }
@@ -769,7 +840,7 @@ mod tests {
         )
         .unwrap();
         let mut losses = Vec::new();
-        for _ in 0..12 {
+        for _ in 0..20 {
             let loss = sign_loss(&head.forward(&features).unwrap(), &targets).unwrap();
             optimiser.backward_step(&loss.total).unwrap();
             losses.push(loss);
@@ -778,7 +849,7 @@ mod tests {
         let last = sign_loss(&head.forward(&features).unwrap(), &targets).unwrap();
         eprintln!("first {first:?}\nlast {last:?}");
         let total = |l: &SignLoss| l.total.to_scalar::<f32>().unwrap();
-        assert!(total(&last) < 0.7 * total(first));
+        assert!(total(&last) < 0.6 * total(first));
         assert!(last.heatmap < first.heatmap);
         assert!(last.class < first.class);
         assert!(last.offset < first.offset);
