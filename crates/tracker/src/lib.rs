@@ -4,3 +4,29 @@
 //! over time that fuses those fixes with GNSS, rejects outliers, flags GNSS it cannot
 //! trust, and dead-reckons through gaps, so that street, tunnel and underground follow one
 //! another without a jump.
+//!
+//! One call per frame, in order: [`Tracker::step`] takes the frame's time, its
+//! [`Detections`](mapfix_detector::Detections) and the GNSS epochs received since the
+//! previous frame ([`GnssInput`]), and returns a [`FrameEstimate`]: the pose with its
+//! covariance, what it rests on ([`Source`]), the landmarks used and what happened
+//! ([`Flags`]). Inside: [`associate`] (projection with uncertainty, gated Hungarian
+//! pairing — [`assignment`]), [`global`] search without a prior, [`vision`] fixes through
+//! `mapfix-solver`, and the [`filter`] (EKF).
+
+// `!(x > 0.0)` is deliberate: NaN must fail every such check.
+#![allow(clippy::neg_cmp_op_on_partial_ord)]
+
+pub mod assignment;
+pub mod associate;
+pub mod filter;
+pub mod global;
+pub mod gnss;
+pub mod road;
+pub mod vision;
+
+mod tracker;
+
+pub use gnss::{GnssInput, GnssPosition, GnssQuality};
+pub use tracker::{
+    Flags, FrameEstimate, Source, TrackedPose, Tracker, TrackerError, TrackerOptions, VisionUse,
+};

@@ -1,0 +1,340 @@
+//! The extended Kalman filter over the vehicle's motion.
+//!
+//! State: east, north, up (m, the vehicle's reference point), yaw (rad, counter-clockwise
+//! from east), speed along the yaw (m/s), yaw rate (rad/s), climb rate (m/s), and the slow
+//! error of the GNSS receiver in east, north and up (m). Motion is constant turn rate and
+//! velocity; the unknown accelerations enter as white noise (longitudinal, yaw and
+//! vertical accelerations, plus a little sideways slip), and the receiver error as a
+//! first-order Gauss–Markov process — GNSS errors in a city are correlated over tens of
+//! seconds, and treating them as white noise would make the filter far too sure of itself.
+
+use mapfix_core::pose::wrap_angle;
+use mapfix_core::Vec3;
+use nalgebra::{SMatrix, SVector};
+
+pub const STATE: usize = 10;
+pub const EAST: usize = 0;
+pub const NORTH: usize = 1;
+pub const UP: usize = 2;
+pub const YAW: usize = 3;
+pub const SPEED: usize = 4;
+pub const YAW_RATE: usize = 5;
+pub const CLIMB: usize = 6;
+pub const GNSS_BIAS: usize = 7;
+
+pub type State = SVector<f64, STATE>;
+pub type Covariance = SMatrix<f64, STATE, STATE>;
+
+/// Process and receiver noise.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MotionNoise {
+    /// Longitudinal acceleration (m/s², 1σ white).
+    pub acceleration: f64,
+    /// Yaw acceleration (rad/s²).
+    pub yaw_acceleration: f64,
+    /// Vertical acceleration (m/s²).
+    pub vertical_acceleration: f64,
+    /// Sideways slip and path wobble (m/√s).
+    pub lateral: f64,
+    /// Steady-state GNSS error (m, 1σ) horizontal and vertical, and its correlation time (s).
+    pub gnss_bias_horizontal: f64,
+    pub gnss_bias_vertical: f64,
+    pub gnss_bias_time: f64,
+}
+
+impl Default for MotionNoise {
+    fn default() -> Self {
+        Self {
+            acceleration: 2.0,
+            yaw_acceleration: 0.6,
+            vertical_acceleration: 0.5,
+            lateral: 0.1,
+            gnss_bias_horizontal: 1.5,
+            gnss_bias_vertical: 2.5,
+            gnss_bias_time: 60.0,
+        }
+    }
+}
+
+/// Where the filter starts, with 1σ uncertainties.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Start {
+    pub position: Vec3,
+    pub yaw: f64,
+    pub speed: f64,
+    pub position_sigma: Vec3,
+    pub yaw_sigma: f64,
+    pub speed_sigma: f64,
+}
+
+/// Outcome of a measurement update.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Innovation {
+    /// Normalised innovation squared, yᵀS⁻¹y.
+    pub nis: f64,
+    pub applied: bool,
+}
+
+/// The filter: state, covariance and the time they refer to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ekf {
+    pub x: State,
+    pub p: Covariance,
+    pub time_s: f64,
+    pub noise: MotionNoise,
+}
+
+impl Ekf {
+    /// A filter at a known pose; rates and receiver error start at their priors.
+    pub fn new(time_s: f64, start: &Start, noise: MotionNoise) -> Self {
+        let Start {
+            position,
+            yaw,
+            speed,
+            position_sigma,
+            yaw_sigma,
+            speed_sigma,
+        } = *start;
+        let mut x = State::zeros();
+        x[EAST] = position.x;
+        x[NORTH] = position.y;
+        x[UP] = position.z;
+        x[YAW] = wrap_angle(yaw);
+        x[SPEED] = speed;
+        let mut diagonal = State::zeros();
+        diagonal[EAST] = position_sigma.x.powi(2);
+        diagonal[NORTH] = position_sigma.y.powi(2);
+        diagonal[UP] = position_sigma.z.powi(2);
+        diagonal[YAW] = yaw_sigma.powi(2);
+        diagonal[SPEED] = speed_sigma.powi(2);
+        diagonal[YAW_RATE] = 0.3f64.powi(2);
+        diagonal[CLIMB] = 1.0;
+        diagonal[GNSS_BIAS] = noise.gnss_bias_horizontal.powi(2);
+        diagonal[GNSS_BIAS + 1] = noise.gnss_bias_horizontal.powi(2);
+        diagonal[GNSS_BIAS + 2] = noise.gnss_bias_vertical.powi(2);
+        Self {
+            x,
+            p: Covariance::from_diagonal(&diagonal),
+            time_s,
+            noise,
+        }
+    }
+
+    pub fn position(&self) -> Vec3 {
+        Vec3::new(self.x[EAST], self.x[NORTH], self.x[UP])
+    }
+
+    pub fn yaw(&self) -> f64 {
+        self.x[YAW]
+    }
+
+    /// Covariance of east, north, up, yaw.
+    pub fn pose_covariance(&self) -> SMatrix<f64, 4, 4> {
+        self.p.fixed_view::<4, 4>(0, 0).into_owned()
+    }
+
+    /// The larger horizontal standard deviation (m).
+    pub fn horizontal_sigma(&self) -> f64 {
+        let h = self.p.fixed_view::<2, 2>(0, 0);
+        let (a, b, d) = (h[(0, 0)], h[(0, 1)], h[(1, 1)]);
+        let mean = 0.5 * (a + d);
+        (mean + (0.25 * (a - d).powi(2) + b * b).sqrt()).sqrt()
+    }
+
+    /// Moves the state to `time_s` (no-op for times not after the filter's).
+    pub fn predict(&mut self, time_s: f64) {
+        let dt = time_s - self.time_s;
+        if !(dt > 0.0) {
+            return;
+        }
+        let x = &mut self.x;
+        let (v, omega) = (x[SPEED], x[YAW_RATE]);
+        let mid = x[YAW] + 0.5 * omega * dt;
+        let (s, c) = mid.sin_cos();
+        let mut f = Covariance::identity();
+        f[(EAST, YAW)] = -v * s * dt;
+        f[(EAST, SPEED)] = c * dt;
+        f[(EAST, YAW_RATE)] = -v * s * 0.5 * dt * dt;
+        f[(NORTH, YAW)] = v * c * dt;
+        f[(NORTH, SPEED)] = s * dt;
+        f[(NORTH, YAW_RATE)] = v * c * 0.5 * dt * dt;
+        f[(UP, CLIMB)] = dt;
+        f[(YAW, YAW_RATE)] = dt;
+        let keep = (-dt / self.noise.gnss_bias_time).exp();
+        for i in 0..3 {
+            f[(GNSS_BIAS + i, GNSS_BIAS + i)] = keep;
+        }
+        x[EAST] += v * c * dt;
+        x[NORTH] += v * s * dt;
+        x[UP] += x[CLIMB] * dt;
+        x[YAW] = wrap_angle(x[YAW] + omega * dt);
+        for i in 0..3 {
+            x[GNSS_BIAS + i] *= keep;
+        }
+
+        let n = &self.noise;
+        let mut q = Covariance::zeros();
+        // White acceleration along the heading: the (position, speed) block of a
+        // continuous white-noise-acceleration model, turned into east/north.
+        let qa = n.acceleration.powi(2);
+        let along = [c, s];
+        for i in 0..2 {
+            for j in 0..2 {
+                q[(i, j)] += qa * dt.powi(3) / 3.0 * along[i] * along[j];
+            }
+            q[(i, SPEED)] += qa * dt.powi(2) / 2.0 * along[i];
+            q[(SPEED, i)] += qa * dt.powi(2) / 2.0 * along[i];
+        }
+        q[(SPEED, SPEED)] += qa * dt;
+        let across = [-s, c];
+        for i in 0..2 {
+            for j in 0..2 {
+                q[(i, j)] += n.lateral.powi(2) * dt * across[i] * across[j];
+            }
+        }
+        let qy = n.yaw_acceleration.powi(2);
+        q[(YAW, YAW)] += qy * dt.powi(3) / 3.0;
+        q[(YAW, YAW_RATE)] += qy * dt.powi(2) / 2.0;
+        q[(YAW_RATE, YAW)] += qy * dt.powi(2) / 2.0;
+        q[(YAW_RATE, YAW_RATE)] += qy * dt;
+        let qz = n.vertical_acceleration.powi(2);
+        q[(UP, UP)] += qz * dt.powi(3) / 3.0;
+        q[(UP, CLIMB)] += qz * dt.powi(2) / 2.0;
+        q[(CLIMB, UP)] += qz * dt.powi(2) / 2.0;
+        q[(CLIMB, CLIMB)] += qz * dt;
+        let bias_sigmas = [
+            n.gnss_bias_horizontal,
+            n.gnss_bias_horizontal,
+            n.gnss_bias_vertical,
+        ];
+        for (i, sigma) in bias_sigmas.into_iter().enumerate() {
+            q[(GNSS_BIAS + i, GNSS_BIAS + i)] = sigma * sigma * (1.0 - keep * keep);
+        }
+        self.p = f * self.p * f.transpose() + q;
+        self.time_s = time_s;
+    }
+
+    /// The normalised innovation of a measurement `z` with prediction `predicted`,
+    /// Jacobian `h` and noise `r`, without applying it. Rows in `angles` are wrapped.
+    pub fn innovation<const M: usize>(
+        &self,
+        z: &SVector<f64, M>,
+        predicted: &SVector<f64, M>,
+        h: &SMatrix<f64, M, STATE>,
+        r: &SMatrix<f64, M, M>,
+        angles: &[usize],
+    ) -> Option<(SVector<f64, M>, SMatrix<f64, M, M>, f64)> {
+        let mut y = z - predicted;
+        for &row in angles {
+            y[row] = wrap_angle(y[row]);
+        }
+        let s = h * self.p * h.transpose() + r;
+        let s_inverse = s.try_inverse()?;
+        let nis = (y.transpose() * s_inverse * y)[(0, 0)];
+        nis.is_finite().then_some((y, s_inverse, nis))
+    }
+
+    /// Applies a measurement when its NIS is within `gate` (`f64::INFINITY` to always apply).
+    pub fn update<const M: usize>(
+        &mut self,
+        z: &SVector<f64, M>,
+        predicted: &SVector<f64, M>,
+        h: &SMatrix<f64, M, STATE>,
+        r: &SMatrix<f64, M, M>,
+        angles: &[usize],
+        gate: f64,
+    ) -> Innovation {
+        let Some((y, s_inverse, nis)) = self.innovation(z, predicted, h, r, angles) else {
+            return Innovation {
+                nis: f64::INFINITY,
+                applied: false,
+            };
+        };
+        if nis > gate {
+            return Innovation {
+                nis,
+                applied: false,
+            };
+        }
+        let gain = self.p * h.transpose() * s_inverse;
+        self.x += gain * y;
+        self.x[YAW] = wrap_angle(self.x[YAW]);
+        // Joseph form: stays symmetric and positive with the large gains of a first fix.
+        let i_kh = Covariance::identity() - gain * h;
+        self.p = i_kh * self.p * i_kh.transpose() + gain * r * gain.transpose();
+        self.p = (self.p + self.p.transpose()) * 0.5;
+        Innovation { nis, applied: true }
+    }
+}
+
+/// χ² quantiles at 99.9 % for 1–4 degrees of freedom: the innovation gates.
+pub fn chi2_gate(degrees_of_freedom: usize) -> f64 {
+    match degrees_of_freedom {
+        1 => 10.83,
+        2 => 13.82,
+        3 => 16.27,
+        4 => 18.47,
+        5 => 20.52,
+        6 => 22.46,
+        // Wilson–Hilferty beyond the table.
+        k => {
+            let k = k as f64;
+            let z = 3.09;
+            k * (1.0 - 2.0 / (9.0 * k) + z * (2.0 / (9.0 * k)).sqrt()).powi(3)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn straight_east(speed: f64) -> Ekf {
+        let start = Start {
+            position: Vec3::zeros(),
+            yaw: 0.0,
+            speed,
+            position_sigma: Vec3::repeat(0.1),
+            yaw_sigma: 0.01,
+            speed_sigma: 0.1,
+        };
+        Ekf::new(0.0, &start, MotionNoise::default())
+    }
+
+    #[test]
+    fn prediction_follows_a_turn_and_uncertainty_grows() {
+        let mut ekf = straight_east(10.0);
+        ekf.x[YAW_RATE] = 0.1;
+        let before = ekf.horizontal_sigma();
+        for k in 1..=100 {
+            ekf.predict(k as f64 * 0.1);
+        }
+        // A 10 s turn at 0.1 rad/s and 10 m/s: a circle of radius 100 m through 1 rad.
+        let expected = Vec3::new(100.0 * 1f64.sin(), 100.0 * (1.0 - 1f64.cos()), 0.0);
+        assert!(
+            (ekf.position() - expected).norm() < 0.05,
+            "{}",
+            ekf.position()
+        );
+        assert!((ekf.yaw() - 1.0).abs() < 1e-9);
+        assert!(ekf.horizontal_sigma() > 10.0 * before);
+    }
+
+    #[test]
+    fn a_position_measurement_pulls_and_shrinks() {
+        let mut ekf = straight_east(0.0);
+        let mut h = SMatrix::<f64, 2, STATE>::zeros();
+        h[(0, EAST)] = 1.0;
+        h[(1, NORTH)] = 1.0;
+        let r = SMatrix::<f64, 2, 2>::identity() * 0.01;
+        let z = nalgebra::Vector2::new(0.1, 0.0);
+        let outcome = ekf.update(&z, &nalgebra::Vector2::zeros(), &h, &r, &[], chi2_gate(2));
+        assert!(outcome.applied);
+        assert!((outcome.nis - 0.5).abs() < 1e-9);
+        assert!((ekf.x[EAST] - 0.05).abs() < 1e-9);
+        assert!(ekf.p[(EAST, EAST)] < 0.0051);
+        let far = nalgebra::Vector2::new(5.0, 0.0);
+        let rejected = ekf.update(&far, &nalgebra::Vector2::zeros(), &h, &r, &[], chi2_gate(2));
+        assert!(!rejected.applied && rejected.nis > 100.0);
+    }
+}

@@ -1,0 +1,859 @@
+//! The per-frame entry point: GNSS epochs since the last frame, then the frame's
+//! detections, through association, solving and the filter, to one estimate per frame.
+
+use crate::associate::{
+    associate, jacobian, project_with_jacobian, row_offsets, Association, AssociationOptions,
+    Prior, POSE_PARAMETERS,
+};
+use crate::filter::{
+    chi2_gate, Ekf, Innovation, MotionNoise, Start, CLIMB, EAST, GNSS_BIAS, SPEED, STATE, UP, YAW,
+};
+use crate::global::{global_search, GlobalOptions};
+use crate::gnss::{GnssInput, GnssQuality};
+use crate::road::RoadSurface;
+use crate::vision::{solve_frame, spread, VisionFix, VisionOptions};
+use mapfix_core::pose::{heading_from_yaw, yaw_from_heading};
+use mapfix_core::{Attitude, CameraModel, Pose, Rot3, Vec3};
+use mapfix_detector::Detections;
+use mapfix_map::{Map, MapIndex};
+use nalgebra::{Matrix1, Matrix2, Matrix3, Matrix4, SMatrix, Vector1, Vector2, Vector3, Vector4};
+
+/// Why a tracker cannot be built.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TrackerError {
+    #[error("map '{0}' has no signs and no lane lines: nothing to position against")]
+    NoLandmarks(String),
+    #[error("invalid option: {0}")]
+    InvalidOption(&'static str),
+}
+
+/// What the estimate of a frame rests on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Source {
+    /// Recent vision measurements, no recent GNSS.
+    Vision,
+    /// Recent vision and GNSS measurements.
+    Fused,
+    /// Recent GNSS only.
+    Gnss,
+    /// Nothing recent: the motion model carries the last estimate on.
+    DeadReckoning,
+    /// No estimate.
+    None,
+}
+
+impl Source {
+    /// The name in `positions.csv`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Source::Vision => "vision",
+            Source::Fused => "fused",
+            Source::Gnss => "gnss",
+            Source::DeadReckoning => "dead_reckoning",
+            Source::None => "none",
+        }
+    }
+}
+
+/// How the frame's detections entered the filter.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum VisionUse {
+    /// Nothing usable was paired.
+    None,
+    /// A solver fix (signs, with lanes when paired).
+    Fix { residual_rms: f64 },
+    /// Paired landmarks too few for a fix, applied one by one as image measurements.
+    Landmarks,
+}
+
+/// Events of one step worth reporting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Flags {
+    /// A GNSS epoch disagreed with the track beyond its gate: taken as multipath and
+    /// down-weighted.
+    pub gnss_multipath: bool,
+    /// A vision fix disagreed with the track beyond its gate and was not used.
+    pub vision_rejected: bool,
+    /// The pose was found by the global search (no prior).
+    pub relocalised: bool,
+    /// The filter (re)started this step.
+    pub started: bool,
+    /// The uncertainty outgrew the limit and the track was dropped.
+    pub lost: bool,
+}
+
+/// The tracked vehicle pose (its reference point, on the road).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TrackedPose {
+    pub position: Vec3,
+    /// Counter-clockwise from east (rad).
+    pub yaw: f64,
+    /// From the road's grade (rad, nose down positive).
+    pub pitch: f64,
+    /// m/s along the heading.
+    pub speed: f64,
+    /// Covariance of east, north, up (m²) and yaw (rad²).
+    pub covariance: Matrix4<f64>,
+    /// The map level at the position (0 street, negative underground).
+    pub level: i32,
+}
+
+impl TrackedPose {
+    /// Compass heading (rad, from north, clockwise).
+    pub fn heading(&self) -> f64 {
+        heading_from_yaw(self.yaw)
+    }
+
+    pub fn pose(&self) -> Pose {
+        Pose::new(
+            self.position,
+            Attitude {
+                roll: 0.0,
+                pitch: self.pitch,
+                yaw: self.yaw,
+            },
+        )
+    }
+
+    pub fn sigma_east(&self) -> f64 {
+        self.covariance[(0, 0)].sqrt()
+    }
+
+    pub fn sigma_north(&self) -> f64 {
+        self.covariance[(1, 1)].sqrt()
+    }
+
+    pub fn sigma_up(&self) -> f64 {
+        self.covariance[(2, 2)].sqrt()
+    }
+
+    pub fn sigma_heading(&self) -> f64 {
+        self.covariance[(3, 3)].sqrt()
+    }
+
+    /// 1σ of the horizontal position error's length: √(σe² + σn²).
+    pub fn sigma_horizontal(&self) -> f64 {
+        (self.covariance[(0, 0)] + self.covariance[(1, 1)]).sqrt()
+    }
+}
+
+/// One frame's estimate.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FrameEstimate {
+    pub time_s: f64,
+    pub source: Source,
+    /// `None` exactly when `source` is [`Source::None`].
+    pub pose: Option<TrackedPose>,
+    /// Map signs the frame's vision measurement used.
+    pub landmarks: usize,
+    /// Map lane lines it used.
+    pub lane_lines: usize,
+    pub vision: VisionUse,
+    pub flags: Flags,
+}
+
+/// Everything the tracker can be tuned by.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TrackerOptions {
+    pub association: AssociationOptions,
+    pub vision: VisionOptions,
+    pub global: GlobalOptions,
+    pub noise: MotionNoise,
+    /// Landmarks farther than this (m) are not looked for.
+    pub max_range: f64,
+    /// The GNSS antenna in the vehicle frame (m).
+    pub gnss_antenna: Vec3,
+    /// White GNSS noise per unit of HDOP (m, 1σ per horizontal axis), on top of the slow
+    /// receiver error the filter tracks.
+    pub gnss_white_per_hdop: f64,
+    /// HDOP assumed when a fix reports none.
+    pub default_hdop: f64,
+    /// Vertical over horizontal GNSS noise.
+    pub gnss_vertical_factor: f64,
+    /// GNSS speed (m/s) and course (rad) noise, 1σ; the course is used above `min_course_speed`.
+    pub gnss_speed_sigma: f64,
+    pub gnss_course_sigma: f64,
+    pub min_course_speed: f64,
+    /// Above this horizontal 1σ (m) the prior is too loose to associate: global search.
+    pub global_search_sigma: f64,
+    /// Above this horizontal 1σ (m) the track is dropped.
+    pub lost_sigma: f64,
+    /// A measurement counts as recent for the source label within these many seconds.
+    pub vision_fresh_s: f64,
+    pub gnss_fresh_s: f64,
+    /// After this many consecutive vision fixes outside the gate the track is re-anchored
+    /// on vision (the filter, not the camera, is then taken to be wrong).
+    pub max_rejected_fixes: usize,
+    /// Lane points per lane line applied as image measurements when there is no fix.
+    pub landmark_lane_points: usize,
+    /// Distance (m) between the axles: the vehicle pitches with the road's grade between them.
+    pub wheelbase: f64,
+    /// How well the map's lane lines give the road's height under the vehicle (m, 1σ).
+    pub road_sigma: f64,
+    /// Floor on a vision fix's variance (east, north, up in m; yaw in rad; 1σ).
+    pub fix_floor: [f64; 4],
+}
+
+impl Default for TrackerOptions {
+    fn default() -> Self {
+        Self {
+            association: AssociationOptions::default(),
+            vision: VisionOptions::default(),
+            global: GlobalOptions::default(),
+            noise: MotionNoise::default(),
+            max_range: 80.0,
+            gnss_antenna: Vec3::new(0.0, 0.0, 1.5),
+            gnss_white_per_hdop: 0.5,
+            default_hdop: 1.5,
+            gnss_vertical_factor: 2.0,
+            gnss_speed_sigma: 0.3,
+            gnss_course_sigma: 2f64.to_radians(),
+            min_course_speed: 3.0,
+            global_search_sigma: 8.0,
+            lost_sigma: 30.0,
+            vision_fresh_s: 0.5,
+            gnss_fresh_s: 1.1,
+            max_rejected_fixes: 5,
+            landmark_lane_points: 6,
+            wheelbase: 2.8,
+            road_sigma: 0.05,
+            fix_floor: [0.02, 0.02, 0.05, 0.1f64.to_radians()],
+        }
+    }
+}
+
+/// Shortest GNSS displacement (m) from which a heading is taken when no course is reported.
+const MIN_HEADING_BASELINE: f64 = 3.0;
+/// Longest gap (s) between two GNSS fixes that give a heading, or a GNSS position that
+/// narrows a global search.
+const MAX_GNSS_AGE: f64 = 5.0;
+/// Speed uncertainty (m/s, 1σ) when starting without any speed measurement.
+const UNKNOWN_SPEED_SIGMA: f64 = 10.0;
+/// Densification step (m) of map lane lines projected for image measurements.
+const LANE_STEP: f64 = 1.0;
+
+/// Tracks one vehicle through one recording; call [`Tracker::step`] for every frame, in order.
+#[derive(Debug, Clone)]
+pub struct Tracker {
+    index: MapIndex,
+    road: RoadSurface,
+    camera: CameraModel,
+    options: TrackerOptions,
+    ekf: Option<Ekf>,
+    pitch: f64,
+    last_vision_s: Option<f64>,
+    last_gnss_s: Option<f64>,
+    /// The last GNSS fix (time, antenna ENU, speed if reported).
+    last_gnss: Option<(f64, Vec3, Option<f64>)>,
+    rejected_fixes: usize,
+}
+
+impl Tracker {
+    pub fn new(
+        map: &Map,
+        camera: CameraModel,
+        options: TrackerOptions,
+    ) -> Result<Self, TrackerError> {
+        if map.signs.is_empty() && map.lane_lines.is_empty() {
+            return Err(TrackerError::NoLandmarks(map.name.clone()));
+        }
+        if !(options.max_range > 0.0) {
+            return Err(TrackerError::InvalidOption("max_range must be positive"));
+        }
+        if !(options.lost_sigma > options.global_search_sigma) {
+            return Err(TrackerError::InvalidOption(
+                "lost_sigma must exceed global_search_sigma",
+            ));
+        }
+        Ok(Self {
+            index: MapIndex::new(map),
+            road: RoadSurface::new(map),
+            camera,
+            options,
+            ekf: None,
+            pitch: 0.0,
+            last_vision_s: None,
+            last_gnss_s: None,
+            last_gnss: None,
+            rejected_fixes: 0,
+        })
+    }
+
+    pub fn map(&self) -> &Map {
+        self.index.map()
+    }
+
+    /// One frame: the GNSS epochs received since the previous frame (any order), then the
+    /// frame's detections at `time_s`.
+    pub fn step(
+        &mut self,
+        time_s: f64,
+        detections: &Detections,
+        gnss_since_last: &[GnssInput],
+    ) -> FrameEstimate {
+        let mut flags = Flags::default();
+        let mut epochs: Vec<&GnssInput> = gnss_since_last.iter().collect();
+        epochs.sort_by(|a, b| a.time_s.total_cmp(&b.time_s));
+        for epoch in epochs {
+            self.gnss_epoch(epoch, &mut flags);
+        }
+        if let Some(ekf) = &mut self.ekf {
+            ekf.predict(time_s);
+        }
+        self.follow_road();
+        let (vision, landmarks, lane_lines) = self.vision(time_s, detections, &mut flags);
+        if self
+            .ekf
+            .as_ref()
+            .is_some_and(|ekf| !(ekf.horizontal_sigma() <= self.options.lost_sigma))
+        {
+            self.ekf = None;
+            flags.lost = true;
+        }
+        self.estimate(time_s, vision, landmarks, lane_lines, flags)
+    }
+
+    fn estimate(
+        &self,
+        time_s: f64,
+        vision: VisionUse,
+        landmarks: usize,
+        lane_lines: usize,
+        flags: Flags,
+    ) -> FrameEstimate {
+        let recent =
+            |last: Option<f64>, window: f64| last.is_some_and(|t| time_s - t <= window + 1e-9);
+        let pose = self.ekf.as_ref().map(|ekf| TrackedPose {
+            position: ekf.position(),
+            yaw: ekf.yaw(),
+            pitch: self.pitch,
+            speed: ekf.x[SPEED],
+            covariance: ekf.pose_covariance(),
+            level: self.map().level_at(&ekf.position()),
+        });
+        let source = match (
+            pose.is_some(),
+            recent(self.last_vision_s, self.options.vision_fresh_s),
+            recent(self.last_gnss_s, self.options.gnss_fresh_s),
+        ) {
+            (false, _, _) => Source::None,
+            (true, true, true) => Source::Fused,
+            (true, true, false) => Source::Vision,
+            (true, false, true) => Source::Gnss,
+            (true, false, false) => Source::DeadReckoning,
+        };
+        FrameEstimate {
+            time_s,
+            source,
+            pose,
+            landmarks,
+            lane_lines,
+            vision,
+            flags,
+        }
+    }
+
+    /// White GNSS noise (m, 1σ per horizontal axis) of an epoch.
+    fn gnss_white_sigma(&self, epoch: &GnssInput) -> f64 {
+        let sigma = epoch.sigma_horizontal_m.unwrap_or_else(|| {
+            self.options.gnss_white_per_hdop * epoch.hdop.unwrap_or(self.options.default_hdop)
+        });
+        let quality = match epoch.quality {
+            GnssQuality::RtkFixed => 0.1,
+            GnssQuality::Differential => 0.5,
+            _ => 1.0,
+        };
+        (sigma * quality).max(0.02)
+    }
+
+    fn gnss_epoch(&mut self, epoch: &GnssInput, flags: &mut Flags) {
+        if !epoch.has_fix() || !epoch.time_s.is_finite() {
+            return;
+        }
+        let antenna = epoch.enu_position(&self.map().frame);
+        let white = self.gnss_white_sigma(epoch);
+        let course = epoch
+            .speed_mps
+            .zip(epoch.course)
+            .filter(|(speed, _)| *speed >= self.options.min_course_speed);
+        if self.ekf.is_none() {
+            self.start_from_gnss(epoch, antenna, white, flags);
+        } else if let Some(ekf) = &mut self.ekf {
+            ekf.predict(epoch.time_s);
+            let yaw = ekf.x[YAW];
+            let lever = Rot3::from_axis_angle(&Vec3::z_axis(), yaw) * self.options.gnss_antenna;
+            let mut h = SMatrix::<f64, 3, STATE>::zeros();
+            for i in 0..3 {
+                h[(i, EAST + i)] = 1.0;
+                h[(i, GNSS_BIAS + i)] = 1.0;
+            }
+            h[(0, YAW)] = -lever.y;
+            h[(1, YAW)] = lever.x;
+            let predicted: Vector3<f64> = ekf.position()
+                + lever
+                + Vec3::new(ekf.x[GNSS_BIAS], ekf.x[GNSS_BIAS + 1], ekf.x[GNSS_BIAS + 2]);
+            let vertical = white * self.options.gnss_vertical_factor;
+            let mut r = Matrix3::from_diagonal(&Vector3::new(
+                white * white,
+                white * white,
+                vertical * vertical,
+            ));
+            let gate = chi2_gate(3);
+            let tried = ekf.innovation(&antenna, &predicted, &h, &r, &[]);
+            if let Some((_, _, nis)) = tried {
+                if nis > gate {
+                    // Beyond the gate: multipath (or a jump); keep it, but only with the
+                    // weight that brings it back to the gate's edge.
+                    flags.gnss_multipath = true;
+                    r *= nis / gate;
+                }
+                ekf.update(&antenna, &predicted, &h, &r, &[], f64::INFINITY);
+                if let Some((speed, course)) = course.filter(|_| nis <= gate) {
+                    let mut h = SMatrix::<f64, 2, STATE>::zeros();
+                    h[(0, SPEED)] = 1.0;
+                    h[(1, YAW)] = 1.0;
+                    let z = Vector2::new(speed, yaw_from_heading(course));
+                    let predicted = Vector2::new(ekf.x[SPEED], ekf.x[YAW]);
+                    let r = Matrix2::from_diagonal(&Vector2::new(
+                        self.options.gnss_speed_sigma.powi(2),
+                        self.options.gnss_course_sigma.powi(2),
+                    ));
+                    ekf.update(&z, &predicted, &h, &r, &[1], chi2_gate(2));
+                }
+                self.last_gnss_s = Some(epoch.time_s);
+            }
+        }
+        self.last_gnss = Some((epoch.time_s, antenna, epoch.speed_mps));
+    }
+
+    /// Starts the filter from GNSS once a heading is known: from the reported course, or
+    /// from the displacement since the previous fix.
+    fn start_from_gnss(&mut self, epoch: &GnssInput, antenna: Vec3, white: f64, flags: &mut Flags) {
+        let reported = epoch
+            .speed_mps
+            .zip(epoch.course)
+            .filter(|(speed, _)| *speed >= self.options.min_course_speed)
+            .map(|(speed, course)| {
+                (
+                    yaw_from_heading(course),
+                    speed,
+                    self.options.gnss_course_sigma,
+                )
+            });
+        let from_track = self.last_gnss.and_then(|(time, previous, _)| {
+            let dt = epoch.time_s - time;
+            let moved = antenna - previous;
+            (dt > 0.0 && dt <= MAX_GNSS_AGE && moved.xy().norm() >= MIN_HEADING_BASELINE).then(
+                || {
+                    let sigma = 2.0
+                        * (white * white + self.options.noise.gnss_bias_horizontal.powi(2)).sqrt()
+                        / moved.xy().norm();
+                    (
+                        moved.y.atan2(moved.x),
+                        moved.xy().norm() / dt,
+                        sigma.min(1.0),
+                    )
+                },
+            )
+        });
+        let Some((yaw, speed, yaw_sigma)) = reported.or(from_track) else {
+            return;
+        };
+        let lever = Rot3::from_axis_angle(&Vec3::z_axis(), yaw) * self.options.gnss_antenna;
+        let noise = self.options.noise;
+        let horizontal = (white * white + noise.gnss_bias_horizontal.powi(2)).sqrt();
+        let vertical = ((white * self.options.gnss_vertical_factor).powi(2)
+            + noise.gnss_bias_vertical.powi(2))
+        .sqrt();
+        let start = Start {
+            position: antenna - lever,
+            yaw,
+            speed,
+            position_sigma: Vec3::new(horizontal, horizontal, vertical),
+            yaw_sigma,
+            speed_sigma: 1.0,
+        };
+        let mut ekf = Ekf::new(epoch.time_s, &start, noise);
+        // The receiver's slow error is inside the starting uncertainty already.
+        for i in 0..3 {
+            ekf.p[(EAST + i, GNSS_BIAS + i)] = -ekf.p[(GNSS_BIAS + i, GNSS_BIAS + i)];
+            ekf.p[(GNSS_BIAS + i, EAST + i)] = -ekf.p[(GNSS_BIAS + i, GNSS_BIAS + i)];
+        }
+        self.ekf = Some(ekf);
+        self.last_gnss_s = Some(epoch.time_s);
+        self.rejected_fixes = 0;
+        flags.started = true;
+    }
+
+    /// Keeps the vehicle on the map's road: its height as a measurement, its grade as the
+    /// pitch. Off the mapped lanes the pitch follows the filter's climb rate.
+    fn follow_road(&mut self) {
+        let Some(ekf) = &mut self.ekf else {
+            return;
+        };
+        let Some(road) = self.road.at(&ekf.position()) else {
+            if ekf.x[SPEED] > 2.0 {
+                self.pitch = (-ekf.x[CLIMB]).atan2(ekf.x[SPEED]);
+            }
+            return;
+        };
+        self.pitch = self
+            .road
+            .pitch(&ekf.position(), ekf.yaw(), self.options.wheelbase)
+            .unwrap_or(self.pitch);
+        let mut h = SMatrix::<f64, 1, STATE>::zeros();
+        h[(0, EAST)] = -road.gradient[0];
+        h[(0, EAST + 1)] = -road.gradient[1];
+        h[(0, UP)] = 1.0;
+        let mut r = Matrix1::new(self.options.road_sigma.powi(2));
+        let predicted = Vector1::new(ekf.x[UP] - road.height);
+        let gate = chi2_gate(1);
+        if let Some((_, _, nis)) = ekf.innovation(&Vector1::zeros(), &predicted, &h, &r, &[]) {
+            // A road far from the estimate: trust it only as far as the gate allows.
+            r *= (nis / gate).max(1.0);
+            ekf.update(&Vector1::zeros(), &predicted, &h, &r, &[], f64::INFINITY);
+        }
+    }
+
+    /// The prior for association: the filter's pose, the road's pitch, no roll.
+    fn prior(&self, ekf: &Ekf) -> Prior {
+        let mut covariance = SMatrix::<f64, POSE_PARAMETERS, POSE_PARAMETERS>::zeros();
+        covariance
+            .fixed_view_mut::<4, 4>(0, 0)
+            .copy_from(&ekf.pose_covariance());
+        let attitude_variance = self.options.vision.attitude_sigma.powi(2);
+        covariance[(4, 4)] = attitude_variance;
+        covariance[(5, 5)] = attitude_variance;
+        Prior {
+            position: ekf.position(),
+            attitude: Attitude {
+                roll: 0.0,
+                pitch: self.pitch,
+                yaw: ekf.yaw(),
+            },
+            covariance,
+        }
+    }
+
+    /// The frame's detections into the filter: association with the prior and a solver
+    /// fix, or image measurements of the few landmarks paired, or a global search.
+    fn vision(
+        &mut self,
+        time_s: f64,
+        detections: &Detections,
+        flags: &mut Flags,
+    ) -> (VisionUse, usize, usize) {
+        let nothing = (VisionUse::None, 0, 0);
+        if detections.signs.is_empty() && detections.lanes.is_empty() {
+            return nothing;
+        }
+        let Some(ekf) = self
+            .ekf
+            .as_ref()
+            .filter(|ekf| ekf.horizontal_sigma() <= self.options.global_search_sigma)
+        else {
+            return self.relocalise(time_s, detections, flags);
+        };
+        let prior = self.prior(ekf);
+        let visible = self
+            .index
+            .visible_from(&prior.pose(), &self.camera, self.options.max_range);
+        let association = associate(
+            &self.index,
+            &self.camera,
+            &prior,
+            &visible,
+            detections,
+            &self.options.association,
+        );
+        if association.signs.len() >= 2 {
+            if let Ok(fix) = solve_frame(
+                self.map(),
+                &self.camera,
+                &prior,
+                detections,
+                &association,
+                &self.options.vision,
+            ) {
+                return self.apply_fix(time_s, &fix, &association, flags);
+            }
+        }
+        let applied = self.apply_landmarks(detections, &association);
+        if applied.0 + applied.1 == 0 {
+            return nothing;
+        }
+        self.last_vision_s = Some(time_s);
+        (VisionUse::Landmarks, applied.0, applied.1)
+    }
+
+    fn apply_fix(
+        &mut self,
+        time_s: f64,
+        fix: &VisionFix,
+        association: &Association,
+        flags: &mut Flags,
+    ) -> (VisionUse, usize, usize) {
+        let used = (
+            VisionUse::Fix {
+                residual_rms: fix.camera.residuals.rms,
+            },
+            fix.camera.inliers,
+            association.lanes.len(),
+        );
+        let Some(ekf) = &mut self.ekf else {
+            return used;
+        };
+        let outcome = update_with_fix(ekf, fix, &self.options.fix_floor, chi2_gate(4));
+        if outcome.applied {
+            self.rejected_fixes = 0;
+            self.last_vision_s = Some(time_s);
+            return used;
+        }
+        flags.vision_rejected = true;
+        self.rejected_fixes += 1;
+        if self.rejected_fixes >= self.options.max_rejected_fixes {
+            self.start_from_fix(time_s, fix, flags);
+            return used;
+        }
+        (VisionUse::None, 0, 0)
+    }
+
+    fn start_from_fix(&mut self, time_s: f64, fix: &VisionFix, flags: &mut Flags) {
+        let floor = &self.options.fix_floor;
+        let sigma = |i: usize| fix.covariance[(i, i)].sqrt().max(floor[i]);
+        // Speed: the filter's if it has one, else the last GNSS report, else unknown.
+        let (speed, speed_sigma) = match (&self.ekf, self.last_gnss) {
+            (Some(ekf), _) => (ekf.x[SPEED], ekf.p[(SPEED, SPEED)].sqrt()),
+            (None, Some((time, _, Some(speed)))) if time_s - time <= MAX_GNSS_AGE => (speed, 1.0),
+            _ => (0.0, UNKNOWN_SPEED_SIGMA),
+        };
+        let start = Start {
+            position: fix.position,
+            yaw: fix.yaw,
+            speed,
+            position_sigma: Vec3::new(sigma(0), sigma(1), sigma(2)),
+            yaw_sigma: sigma(3),
+            speed_sigma,
+        };
+        self.ekf = Some(Ekf::new(time_s, &start, self.options.noise));
+        self.rejected_fixes = 0;
+        self.last_vision_s = Some(time_s);
+        flags.started = true;
+    }
+
+    /// Global search, then the fix of what it found: starts the filter or re-anchors it.
+    fn relocalise(
+        &mut self,
+        time_s: f64,
+        detections: &Detections,
+        flags: &mut Flags,
+    ) -> (VisionUse, usize, usize) {
+        let nothing = (VisionUse::None, 0, 0);
+        let area = match (&self.ekf, self.last_gnss) {
+            (Some(ekf), _) => Some((
+                ekf.position(),
+                self.options.max_range + 3.0 * ekf.horizontal_sigma(),
+            )),
+            (None, Some((time, antenna, _))) if time_s - time <= MAX_GNSS_AGE => {
+                Some((antenna, self.options.max_range + 3.0 * 10.0))
+            }
+            _ => None,
+        };
+        let level = Prior {
+            position: Vec3::zeros(),
+            attitude: Attitude::default(),
+            covariance: SMatrix::zeros(),
+        };
+        let level_rotation = self
+            .camera
+            .world_from_camera(&level.pose())
+            .rotation
+            .inverse();
+        let Some(association) = global_search(
+            &self.index,
+            &self.camera,
+            &level_rotation,
+            detections,
+            area,
+            &self.options.global,
+            &self.options.vision.solve,
+        ) else {
+            return nothing;
+        };
+        // The global pairs fix a pose, perhaps loosely; paired again from there, with the
+        // lane lines and every sign in view, the frame gives a proper fix.
+        let loose = VisionOptions {
+            max_horizontal_sigma: self.options.global_search_sigma,
+            ..self.options.vision
+        };
+        let Ok(found) = solve_frame(
+            self.map(),
+            &self.camera,
+            &level,
+            detections,
+            &association,
+            &loose,
+        ) else {
+            return nothing;
+        };
+        let mut covariance = SMatrix::<f64, POSE_PARAMETERS, POSE_PARAMETERS>::zeros();
+        covariance
+            .fixed_view_mut::<4, 4>(0, 0)
+            .copy_from(&found.covariance);
+        covariance[(4, 4)] = self.options.vision.attitude_sigma.powi(2);
+        covariance[(5, 5)] = covariance[(4, 4)];
+        let prior = Prior {
+            position: found.position,
+            attitude: Attitude {
+                roll: 0.0,
+                pitch: self
+                    .road
+                    .pitch(&found.position, found.yaw, self.options.wheelbase)
+                    .unwrap_or(0.0),
+                yaw: found.yaw,
+            },
+            covariance,
+        };
+        let visible = self
+            .index
+            .visible_from(&prior.pose(), &self.camera, self.options.max_range);
+        let paired = associate(
+            &self.index,
+            &self.camera,
+            &prior,
+            &visible,
+            detections,
+            &self.options.association,
+        );
+        let Ok(fix) = solve_frame(
+            self.map(),
+            &self.camera,
+            &prior,
+            detections,
+            &paired,
+            &self.options.vision,
+        ) else {
+            return nothing;
+        };
+        flags.relocalised = true;
+        let used = (
+            VisionUse::Fix {
+                residual_rms: fix.camera.residuals.rms,
+            },
+            fix.camera.inliers,
+            paired.lanes.len(),
+        );
+        let applied = self.ekf.as_mut().is_some_and(|ekf| {
+            update_with_fix(ekf, &fix, &self.options.fix_floor, chi2_gate(4)).applied
+        });
+        if applied {
+            self.last_vision_s = Some(time_s);
+        } else {
+            self.start_from_fix(time_s, &fix, flags);
+        }
+        used
+    }
+
+    /// Paired signs and lane points applied one at a time as image measurements (each
+    /// relinearised at the updated state); returns the signs and lane lines used.
+    fn apply_landmarks(
+        &mut self,
+        detections: &Detections,
+        association: &Association,
+    ) -> (usize, usize) {
+        let Some(mut ekf) = self.ekf.take() else {
+            return (0, 0);
+        };
+        let sign_variance = self.options.association.sign_sigma_px.powi(2);
+        let lane_variance = self.options.association.lane_sigma_px.powi(2);
+        let mut signs = 0;
+        for pair in &association.signs {
+            let prior = self.prior(&ekf);
+            let point = self.map().signs[pair.sign].position;
+            let Some((pixel, j)) = project_with_jacobian(&self.camera, &prior, &point) else {
+                continue;
+            };
+            let [u, v] = detections.signs[pair.detection].center;
+            let z = Vector2::new(f64::from(u), f64::from(v));
+            let (h, r) = split_jacobian(&j, &prior, sign_variance);
+            signs += usize::from(ekf.update(&z, &pixel, &h, &r, &[], chi2_gate(2)).applied);
+        }
+        let mut lanes = 0;
+        for pair in &association.lanes {
+            let line = &self.map().lane_lines[pair.lane_line].line.points;
+            let Some(vertices) = line.get(pair.vertices.start..pair.vertices.end.min(line.len()))
+            else {
+                continue;
+            };
+            let dense = densify(vertices, LANE_STEP);
+            let mut used = false;
+            let points = &detections.lanes[pair.detection].points;
+            for [u, v] in spread(points, self.options.landmark_lane_points) {
+                let (u, v) = (f64::from(u), f64::from(v));
+                let prior = self.prior(&ekf);
+                let column = |pose: &Pose| -> Option<Vector1<f64>> {
+                    let pixels: Vec<[f64; 2]> = dense
+                        .iter()
+                        .filter_map(|x| self.camera.project(pose, x))
+                        .collect();
+                    let offset = row_offsets(&pixels, std::iter::once([u, v])).next();
+                    offset.map(|offset| Vector1::new(u - offset))
+                };
+                let Some((predicted, j)) = jacobian(&prior, column) else {
+                    continue;
+                };
+                let (h, r) = split_jacobian(&j, &prior, lane_variance);
+                used |= ekf
+                    .update(&Vector1::new(u), &predicted, &h, &r, &[], chi2_gate(1))
+                    .applied;
+            }
+            lanes += usize::from(used);
+        }
+        self.ekf = Some(ekf);
+        (signs, lanes)
+    }
+}
+
+/// An image measurement's Jacobian split into the filter's part (east, north, up, yaw)
+/// and the noise from the roll and pitch the filter does not estimate.
+fn split_jacobian<const M: usize>(
+    j: &SMatrix<f64, M, POSE_PARAMETERS>,
+    prior: &Prior,
+    pixel_variance: f64,
+) -> (SMatrix<f64, M, STATE>, SMatrix<f64, M, M>) {
+    let mut h = SMatrix::<f64, M, STATE>::zeros();
+    h.fixed_view_mut::<M, 4>(0, EAST)
+        .copy_from(&j.fixed_view::<M, 4>(0, 0));
+    let attitude = j.fixed_view::<M, 2>(0, 4);
+    let attitude_covariance = prior.covariance.fixed_view::<2, 2>(4, 4);
+    let r = SMatrix::<f64, M, M>::identity() * pixel_variance
+        + attitude * attitude_covariance * attitude.transpose();
+    (h, r)
+}
+
+/// A vision fix as a measurement of east, north, up and yaw.
+fn update_with_fix(ekf: &mut Ekf, fix: &VisionFix, floor: &[f64; 4], gate: f64) -> Innovation {
+    let mut h = SMatrix::<f64, 4, STATE>::zeros();
+    for i in 0..4 {
+        h[(i, EAST + i)] = 1.0;
+    }
+    let z = Vector4::new(fix.position.x, fix.position.y, fix.position.z, fix.yaw);
+    let predicted = Vector4::new(ekf.x[EAST], ekf.x[EAST + 1], ekf.x[UP], ekf.x[YAW]);
+    let mut r = fix.covariance;
+    for (i, sigma) in floor.iter().enumerate() {
+        r[(i, i)] = r[(i, i)].max(sigma * sigma);
+    }
+    ekf.update(&z, &predicted, &h, &r, &[3], gate)
+}
+
+/// Points along a polyline at most `step` apart, vertices included.
+fn densify(vertices: &[Vec3], step: f64) -> Vec<Vec3> {
+    let mut points = Vec::new();
+    for pair in vertices.windows(2) {
+        let (a, b) = (pair[0], pair[1]);
+        let pieces = ((b - a).norm() / step).ceil().max(1.0) as usize;
+        points.extend((0..pieces).map(|k| a + (b - a) * (k as f64 / pieces as f64)));
+    }
+    points.extend(vertices.last());
+    points
+}
