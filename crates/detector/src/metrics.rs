@@ -234,14 +234,14 @@ impl Evaluation {
         for &d in &order {
             let detection = &detections.signs[d];
             let same_class = |t: usize| signs[t].class == detection.class;
-            let outcome = match best_overlap(&signs, &detection.bbox, |t| {
+            let outcome = match best_overlap(signs, &detection.bbox, |t| {
                 required[t] && !taken[t] && same_class(t)
             }) {
                 Some(t) => {
                     taken[t] = true;
                     Outcome::TruePositive
                 }
-                None if best_overlap(&signs, &detection.bbox, |t| !required[t]).is_some() => {
+                None if best_overlap(signs, &detection.bbox, |t| !required[t]).is_some() => {
                     Outcome::Ignored
                 }
                 None => Outcome::FalsePositive,
@@ -256,7 +256,7 @@ impl Evaluation {
             if detection.score < self.rules.min_score {
                 break;
             }
-            if let Some(t) = best_overlap(&signs, &detection.bbox, |t| required[t] && !taken[t]) {
+            if let Some(t) = best_overlap(signs, &detection.bbox, |t| required[t] && !taken[t]) {
                 taken[t] = true;
                 let label = &signs[t];
                 self.localised += 1;
