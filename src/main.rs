@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 mod cmd;
+mod pipeline;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -19,6 +20,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Position dashcam recordings against an HD map: a track per drive (the main job).
+    Run(cmd::run::RunArgs),
+    /// Positions live as NMEA 0183 over TCP (gpsd-compatible), frame by frame.
+    Serve(cmd::serve::ServeArgs),
     /// Inspect, import and generate HD maps.
     #[command(subcommand)]
     Map(cmd::map::MapCommand),
@@ -42,6 +47,8 @@ fn main() -> ExitCode {
     restore_default_sigpipe();
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Run(args) => cmd::run::run(args),
+        Command::Serve(args) => cmd::serve::run(args),
         Command::Map(command) => cmd::map::run(command),
         Command::Eval(args) => cmd::eval::run(args),
         Command::Solve(args) => cmd::solve::run(args),

@@ -4,6 +4,8 @@ pub mod bench;
 pub mod eval;
 pub mod map;
 pub mod model;
+pub mod run;
+pub mod serve;
 pub mod simulate;
 pub mod solve;
 pub mod train;

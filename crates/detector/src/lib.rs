@@ -25,6 +25,7 @@ pub mod train;
 pub mod validate;
 
 pub use detections::{Detections, Lane, LaneSlot, SignDetection};
+pub use detector::Detector;
 pub use efficientnet::{EfficientNetLite0, Features, Kernels};
 pub use error::{DetectorError, Result};
 pub use import::{import_backbone, ImportReport};

@@ -1,0 +1,254 @@
+//! The stages every frame goes through, shared by `mapfix run` (batch) and `mapfix serve`
+//! (live): detect → associate, solve and filter (the tracker) → one `PositionRecord`.
+//! Only the driving differs: batch detects a chunk of frames in parallel and tracks them in
+//! order; live takes each frame as it arrives.
+
+use anyhow::Context;
+use image::RgbImage;
+use mapfix_core::{CameraModel, Vec3};
+use mapfix_detector::{Detections, Detector};
+use mapfix_io::gnss::{FixQuality, GnssLog};
+use mapfix_io::{Drive, Fix, GnssStatus, PositionRecord, Sigma, TrackOutputs};
+use mapfix_map::Map;
+use mapfix_tracker::{
+    FrameEstimate, GnssInput, GnssPosition, GnssQuality, Tracker, TrackerOptions,
+};
+use nalgebra::Matrix3;
+use std::path::Path;
+use std::sync::mpsc;
+use std::time::Instant;
+
+/// Turns a recording's frames, one after another, into position records.
+pub struct Localizer {
+    tracker: Tracker,
+    map_frame: mapfix_core::LocalFrame,
+    /// The recording's GNSS epochs on the frame clock, in time order.
+    gnss: Vec<GnssInput>,
+    next_gnss: usize,
+    /// Unix time of frame 0, when known: outputs then carry UTC.
+    start_unix_s: Option<f64>,
+}
+
+impl Localizer {
+    pub fn new(
+        map: &Map,
+        camera: CameraModel,
+        mut gnss: Vec<GnssInput>,
+        start_unix_s: Option<f64>,
+    ) -> anyhow::Result<Self> {
+        let tracker = Tracker::new(map, camera, TrackerOptions::default())
+            .with_context(|| format!("cannot position against map '{}'", map.name))?;
+        gnss.sort_by(|a, b| a.time_s.total_cmp(&b.time_s));
+        Ok(Self {
+            tracker,
+            map_frame: map.frame.clone(),
+            gnss,
+            next_gnss: 0,
+            start_unix_s,
+        })
+    }
+
+    /// The record of the frame `index` taken at `time_s` (seconds since frame 0), given what
+    /// the detector found in it. GNSS epochs up to `time_s` are fed first.
+    pub fn locate(&mut self, index: u64, time_s: f64, detections: &Detections) -> PositionRecord {
+        let pending = &self.gnss[self.next_gnss..];
+        let due = pending.partition_point(|epoch| epoch.time_s <= time_s);
+        let epochs = &pending[..due];
+        self.next_gnss += due;
+        let estimate = self.tracker.step(time_s, detections, epochs);
+        self.record(index, time_s, &estimate, !epochs.is_empty())
+    }
+
+    fn record(
+        &self,
+        index: u64,
+        time_s: f64,
+        estimate: &FrameEstimate,
+        gnss_arrived: bool,
+    ) -> PositionRecord {
+        let utc_s = self.start_unix_s.map(|start| start + time_s);
+        let gnss = if estimate.flags.gnss_multipath {
+            GnssStatus::Suspect
+        } else if gnss_arrived {
+            GnssStatus::Used
+        } else {
+            GnssStatus::Absent
+        };
+        let fix = estimate.pose.and_then(|pose| {
+            let source = mapfix_io::Source::from_name(estimate.source.name())?;
+            let position_covariance: Matrix3<f64> = pose.covariance.fixed_view::<3, 3>(0, 0).into();
+            Some(Fix {
+                source,
+                position: self.map_frame.to_geodetic(&pose.position),
+                local: pose.position,
+                heading: pose.heading(),
+                speed: Some(pose.speed),
+                sigma: Sigma::from_covariance(&position_covariance, Some(pose.covariance[(3, 3)])),
+                landmarks: estimate.landmarks as u32,
+            })
+        });
+        PositionRecord {
+            frame: index,
+            time_s,
+            utc_s,
+            fix,
+            gnss,
+        }
+    }
+}
+
+/// What every recording of a run shares: the map and the network (none when the camera
+/// is not looked at).
+pub struct Stages {
+    pub map: Map,
+    pub detector: Option<Detector>,
+}
+
+/// The GNSS epochs of a drive on its frame clock, and the Unix time of its frame 0 when
+/// that is known (from the drive's record or a dated log).
+pub fn gnss_inputs(
+    log_path: &Path,
+    recorded_start_unix_s: Option<f64>,
+) -> anyhow::Result<(Vec<GnssInput>, Option<f64>)> {
+    let log = GnssLog::read(log_path)?;
+    let clock = log.frame_clock(recorded_start_unix_s, None);
+    let start_unix_s = recorded_start_unix_s.or(log.dated.then_some(clock.start_utc_s));
+    let inputs = log
+        .fixes
+        .iter()
+        .map(|fix| GnssInput {
+            time_s: clock.time_s(fix),
+            position: match fix.position {
+                Some(position) => GnssPosition::Geodetic(position),
+                None => GnssPosition::Enu(Vec3::zeros()),
+            },
+            quality: match (fix.position, fix.quality) {
+                (None, _) | (_, FixQuality::Invalid) => GnssQuality::NoFix,
+                (_, FixQuality::Differential | FixQuality::RtkFloat) => GnssQuality::Differential,
+                (_, FixQuality::RtkFixed) => GnssQuality::RtkFixed,
+                (_, FixQuality::Estimated | FixQuality::Manual | FixQuality::Simulated) => {
+                    GnssQuality::Estimated
+                }
+                (_, FixQuality::Autonomous | FixQuality::Unknown) => GnssQuality::Autonomous,
+            },
+            hdop: fix.hdop,
+            sigma_horizontal_m: None,
+            speed_mps: fix.speed_mps,
+            course: fix.course,
+        })
+        .collect();
+    Ok((inputs, start_unix_s))
+}
+
+
+/// How a drive went.
+#[derive(Debug, Default)]
+pub struct DriveSummary {
+    pub frames: u64,
+    /// Frames by `source` name, in first-seen order.
+    pub sources: Vec<(&'static str, u64)>,
+    pub seconds: f64,
+    /// The error that ended the drive early, after its frames so far were written.
+    pub failure: Option<anyhow::Error>,
+}
+
+impl DriveSummary {
+    fn count(&mut self, source: &'static str) {
+        self.frames += 1;
+        match self.sources.iter_mut().find(|(name, _)| *name == source) {
+            Some((_, count)) => *count += 1,
+            None => self.sources.push((source, 1)),
+        }
+    }
+
+    pub fn fps(&self) -> f64 {
+        self.frames as f64 / self.seconds.max(1e-9)
+    }
+
+    /// Frames with a fix of any source.
+    pub fn available(&self) -> u64 {
+        self.sources
+            .iter()
+            .filter(|(name, _)| *name != mapfix_io::record::NO_FIX_NAME)
+            .map(|(_, count)| count)
+            .sum()
+    }
+}
+
+/// Frames detected together: enough to keep both cores busy, few enough that memory stays
+/// small whatever the recording's length.
+const DETECT_CHUNK: usize = 4;
+/// Decoded frames waiting for the detector.
+const DECODE_QUEUE: usize = 8;
+
+/// Runs one drive through every stage into `out_dir`'s `positions.*`, reporting each frame
+/// done to `progress`. Decoding runs on its own thread ahead of detection. An input error
+/// midway (a damaged video) ends the drive after the frames before it are written; it is
+/// returned in the summary, the outputs stay valid.
+pub fn track_drive(
+    drive: &Drive,
+    stages: &Stages,
+    use_gnss: bool,
+    out_dir: &Path,
+    progress: &(dyn Fn(u64) + Sync),
+) -> anyhow::Result<DriveSummary> {
+    let (gnss, start_unix_s) = match (&drive.gnss, use_gnss) {
+        (Some(path), true) => gnss_inputs(path, drive.start_unix_s)?,
+        _ => (Vec::new(), drive.start_unix_s),
+    };
+    let mut localizer = Localizer::new(&stages.map, drive.camera.clone(), gnss, start_unix_s)?;
+    let source = drive.open_frames()?;
+    std::fs::create_dir_all(out_dir)
+        .with_context(|| format!("cannot create {}", out_dir.display()))?;
+    let mut outputs = TrackOutputs::create(out_dir)?;
+    let started = Instant::now();
+    let mut summary = DriveSummary::default();
+    let (sender, receiver) = mpsc::sync_channel(DECODE_QUEUE);
+    std::thread::scope(|scope| -> anyhow::Result<()> {
+        scope.spawn(move || {
+            for frame in source {
+                let failed = frame.is_err();
+                if sender.send(frame).is_err() || failed {
+                    break;
+                }
+            }
+        });
+        let mut frames = receiver.iter().peekable();
+        while frames.peek().is_some() {
+            let mut times = Vec::with_capacity(DETECT_CHUNK);
+            let mut images: Vec<RgbImage> = Vec::with_capacity(DETECT_CHUNK);
+            while images.len() < DETECT_CHUNK {
+                match frames.next() {
+                    Some(Ok(frame)) => {
+                        times.push((frame.index, frame.time_s));
+                        images.push(frame.image);
+                    }
+                    Some(Err(error)) => {
+                        summary.failure = Some(error.into());
+                        break;
+                    }
+                    None => break,
+                }
+            }
+            let detections = match &stages.detector {
+                Some(detector) => detector.detect_batch(&images).with_context(|| {
+                    format!("detecting in {} from frame {}", drive.video.display(), times[0].0)
+                })?,
+                None => vec![Detections::default(); images.len()],
+            };
+            for (&(index, time_s), detections) in times.iter().zip(&detections) {
+                let record = localizer.locate(index, time_s, detections);
+                outputs.write(&record)?;
+                summary.count(record.source_name());
+                progress(summary.frames);
+            }
+            if summary.failure.is_some() {
+                break;
+            }
+        }
+        Ok(())
+    })?;
+    outputs.finish()?;
+    summary.seconds = started.elapsed().as_secs_f64();
+    Ok(summary)
+}
