@@ -30,6 +30,9 @@ pub enum EvalError {
     },
     #[error("cannot draw plot {plot}: {message}")]
     Plot { plot: String, message: String },
+    /// GNSS logs are read by `mapfix_io`, whose errors name the file and place alike.
+    #[error(transparent)]
+    Io(#[from] mapfix_io::IoError),
 }
 
 impl EvalError {

@@ -13,12 +13,12 @@
 //!   else seconds since midnight; GPX time is Unix seconds.
 
 mod csv;
-mod gpx;
-mod nmea;
+mod gnss;
 mod poses;
 
 use crate::track::{Format, Location, Track};
 use crate::EvalError;
+use mapfix_io::GnssLog;
 use std::path::Path;
 
 /// Reads a track in whichever format `path` holds.
@@ -32,12 +32,12 @@ pub fn read_track(path: &Path) -> Result<Track<Location>, EvalError> {
         .map(|e| e.to_string_lossy().to_ascii_lowercase());
     let track = match extension.as_deref() {
         Some("csv") => csv::read(path, &bytes)?,
-        Some("gpx") => gpx::read(path, &bytes)?,
+        Some("gpx") => gnss::track(GnssLog::parse_gpx(path, &bytes)?),
         _ => {
             let text = std::str::from_utf8(&bytes)
                 .map_err(|e| EvalError::file(path, format!("not UTF-8 text ({e})")))?;
             match sniff(text) {
-                Some(Format::Nmea) => nmea::read(path, text)?,
+                Some(Format::Nmea) => gnss::track(GnssLog::parse_nmea(path, text)?),
                 Some(Format::Tum) => poses::read_tum(path, text)?,
                 Some(Format::Kitti) => poses::read_kitti(path, text)?,
                 _ => {
