@@ -29,13 +29,15 @@
 //!   radius, `Sigma::horizontal_radius(0.68)`, which the GeoJSON output carries.
 //! - **GGA altitude** is the ellipsoidal height with a geoid separation of 0 (there is no
 //!   geoid model here), so altitude + separation, what gpsd calls `altHAE`, is exact.
-//! - **RMC/VTG course** is the vehicle's heading (a car moves where it points), speed in
-//!   knots (and km/h in VTG), empty when the estimator has no speed. **HDT** is the heading.
+//! - **RMC/VTG course** is the direction of motion: the vehicle's heading (a car moves
+//!   where it points), turned round when the estimator's signed speed is negative
+//!   (reversing); speed over ground is its magnitude, in knots (and km/h in VTG), empty
+//!   when the estimator has no speed. **HDT** is the heading.
 //!
 //! Times are UTC to the centisecond; without a UTC time (`PositionRecord::utc_s`) the
 //! clock counts `time_s` from midnight and RMC's date is empty.
 
-use crate::record::{PositionRecord, Source};
+use crate::record::{Fix, PositionRecord, Source};
 use crate::utc::UtcTime;
 use crate::writers::{compass_degrees, fixed};
 use std::fmt::Write;
@@ -129,8 +131,8 @@ pub fn rmc(record: &PositionRecord) -> String {
         Some(fix) => (
             'A',
             lat_lon(fix.position.lat_deg(), fix.position.lon_deg()),
-            fix.speed.map(|s| fixed(s * KNOTS_PER_MPS, 2)),
-            Some(compass_degrees(fix.heading, 2)),
+            fix.speed.map(|s| fixed(s.abs() * KNOTS_PER_MPS, 2)),
+            Some(compass_degrees(course_over_ground(&fix), 2)),
         ),
         None => ('V', ",,,".to_owned(), None, None),
     };
@@ -164,8 +166,10 @@ pub fn gst(record: &PositionRecord) -> Option<String> {
 
 /// `$GPVTG`: true course, magnetic course (empty), speed in knots and km/h, mode.
 pub fn vtg(record: &PositionRecord) -> String {
-    let course = record.fix.map(|f| compass_degrees(f.heading, 2));
-    let speed = record.fix.and_then(|f| f.speed);
+    let course = record
+        .fix
+        .map(|f| compass_degrees(course_over_ground(&f), 2));
+    let speed = record.fix.and_then(|f| f.speed).map(f64::abs);
     sentence(format!(
         "{TALKER}VTG,{},T,,M,{},N,{},K,{}",
         course.unwrap_or_default(),
@@ -184,6 +188,14 @@ pub fn hdt(record: &PositionRecord) -> Option<String> {
         "{TALKER}HDT,{},T",
         compass_degrees(fix.heading, 2)
     )))
+}
+
+/// The direction of motion: the heading, or its opposite when reversing.
+fn course_over_ground(fix: &Fix) -> f64 {
+    match fix.speed {
+        Some(speed) if speed < 0.0 => fix.heading + std::f64::consts::PI,
+        _ => fix.heading,
+    }
 }
 
 /// `$` + body + `*` + the XOR of the body's bytes in two hex digits.

@@ -201,7 +201,8 @@ pub struct Fix {
     pub local: Vec3,
     /// Compass heading of the vehicle's forward axis, radians clockwise from north.
     pub heading: f64,
-    /// Speed over ground, m/s, when the estimator knows it (a filter does, one frame does not).
+    /// Speed along the heading, m/s, negative when reversing, when the estimator knows it
+    /// (a filter does, one frame does not).
     pub speed: Option<f64>,
     pub sigma: Sigma,
     /// Map landmarks this frame's vision measurement used (0 without vision).

@@ -207,6 +207,23 @@ fn hdop_gives_gpsd_our_95_percent_radius() {
 }
 
 #[test]
+fn reversing_turns_the_course_round_and_speed_stays_positive() {
+    let mut r = record(49.0, 8.4, Source::Fused);
+    r.fix.as_mut().unwrap().speed = Some(-2.0);
+    let ParseResult::RMC(rmc) = parse(&rmc(&r)) else {
+        panic!()
+    };
+    assert!((f64::from(rmc.true_course.unwrap()) - 91.25).abs() < 1e-3);
+    assert!((f64::from(rmc.speed_over_ground.unwrap()) / KNOTS_PER_MPS - 2.0).abs() < 0.005);
+    let ParseResult::VTG(vtg) = parse(&vtg(&r)) else {
+        panic!()
+    };
+    assert!((f64::from(vtg.true_course.unwrap()) - 91.25).abs() < 1e-3);
+    assert!(vtg.speed_over_ground.unwrap() > 0.0);
+    assert_eq!(hdt(&r).unwrap(), sentence("GPHDT,271.25,T".to_owned()));
+}
+
+#[test]
 fn without_utc_the_clock_is_time_s_and_the_date_is_empty() {
     let mut r = record(49.0, 8.4, Source::Gnss);
     r.utc_s = None;

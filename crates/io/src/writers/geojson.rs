@@ -3,7 +3,8 @@
 //! Until then, and if the run fails, the file holds the points and is valid GeoJSON.
 //!
 //! Point properties: `frame`, `time_s`, `utc` (ISO 8601, when known), `source`, `gnss`
-//! (absent|used|suspect|rejected), `east_m`/`north_m`/`up_m`, `heading_deg`, `speed_mps`,
+//! (absent|used|suspect|rejected), `east_m`/`north_m`/`up_m`, `heading_deg`, `speed_mps`
+//! (along the heading, negative when reversing),
 //! `sigma_east_m`/`sigma_north_m`/`sigma_up_m`/`sigma_heading_deg` (1σ), the 1σ error
 //! ellipse (`ellipse_major_m`, `ellipse_minor_m`, `ellipse_orientation_deg` from north),
 //! `accuracy_m` (the 68 % horizontal radius, Android's accuracy), `radius_95_m`, and
