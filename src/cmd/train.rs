@@ -9,7 +9,7 @@ use mapfix_detector::card::{DataRecord, ModelCard, Thresholds, TrainingRecord, V
 use mapfix_detector::data::{read_gtsdb, read_sim_set, DataSet, Source, GTSDB_HELD_BACK};
 use mapfix_detector::detector::{card_path, save_model, Detector};
 use mapfix_detector::metrics::SignRules;
-use mapfix_detector::train::{train, Progress, TrainConfig, TrainSource};
+use mapfix_detector::train::{train, EpochRecord, Progress, TrainConfig, TrainSource};
 use mapfix_detector::validate::{best_sign_threshold, detect_set, score};
 use mapfix_detector::EfficientNetLite0;
 use std::path::PathBuf;
@@ -49,9 +49,15 @@ pub struct TrainArgs {
     /// Randomly changed copies of each GTSDB training scene, besides the scene itself.
     #[arg(long, default_value_t = 8)]
     gtsdb_copies: usize,
-    /// Use only the first N images of each simulator set (quick runs).
+    /// Train on the randomly changed copies only, not on the simulator frames as they are.
+    #[arg(long)]
+    no_plain: bool,
+    /// Use only the first N images of each simulator training set.
     #[arg(long)]
     limit: Option<usize>,
+    /// Use only the first N images of each validation set.
+    #[arg(long)]
+    val_limit: Option<usize>,
 }
 
 fn limited(mut set: DataSet, limit: Option<usize>) -> DataSet {
@@ -111,7 +117,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
     let val_sets = args
         .val
         .iter()
-        .map(|dir| read_sim_set(dir).map(|set| limited(set, args.limit)))
+        .map(|dir| read_sim_set(dir).map(|set| limited(set, args.val_limit)))
         .collect::<Result<Vec<_>, _>>()?;
     let gtsdb = args
         .gtsdb
@@ -124,7 +130,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
         .iter()
         .map(|set| TrainSource {
             set: set.clone(),
-            plain: true,
+            plain: !args.no_plain,
             augmented_copies: args.copies,
         })
         .collect();
@@ -183,15 +189,8 @@ pub fn run(args: TrainArgs) -> Result<()> {
                 training.set_message(format!("{mean:.4}"));
                 training.set_position(step as u64);
             }
-            Progress::Epoch(record) => training.println(format!(
-            "epoch {}: train loss {:.4}, validation loss {:.4} (signs {:.4}, lanes {:.4}), {:.0} s",
-            record.epoch,
-            record.train_loss,
-            record.validation_loss,
-            record.validation_sign_loss,
-            record.validation_lane_loss,
-            record.seconds
-        )),
+            // Through suspend, not println: a hidden bar (output not a terminal) drops println.
+            Progress::Epoch(record) => training.suspend(|| eprintln!("{}", epoch_line(&record))),
         },
     )?;
     training.finish_and_clear();
@@ -291,6 +290,18 @@ pub fn run(args: TrainArgs) -> Result<()> {
         card.thresholds.sign_score
     );
     Ok(())
+}
+
+fn epoch_line(record: &EpochRecord) -> String {
+    format!(
+        "epoch {}: train loss {:.4}, validation loss {:.4} (signs {:.4}, lanes {:.4}), {:.0} s",
+        record.epoch,
+        record.train_loss,
+        record.validation_loss,
+        record.validation_sign_loss,
+        record.validation_lane_loss,
+        record.seconds
+    )
 }
 
 fn detect_with_bar(

@@ -41,7 +41,7 @@ fn read_tensors(path: &Path) -> Result<HashMap<String, Tensor>> {
             source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such model file"),
         });
     }
-    candle_core::safetensors::load(path, &Device::Cpu).map_err(|error| DetectorError::Checkpoint {
+    candle_core::safetensors::load(path, &Device::Cpu).map_err(|error| DetectorError::Model {
         path: path.to_owned(),
         reason: error.to_string(),
     })
@@ -53,13 +53,10 @@ impl Detector {
         let card = ModelCard::load(&card_path(path))?;
         let tensors = read_tensors(path)?;
         let vb = VarBuilder::from_tensors(tensors, DType::F32, &Device::Cpu);
-        // A head missing from the file is candle's error: say which file.
-        let in_file = |error: DetectorError| match error {
-            DetectorError::Candle(error) => DetectorError::Checkpoint {
-                path: path.to_owned(),
-                reason: error.to_string(),
-            },
-            other => other,
+        // Missing or misshapen tensors: say which file.
+        let in_file = |error: DetectorError| DetectorError::Model {
+            path: path.to_owned(),
+            reason: error.to_string(),
         };
         Ok(Self {
             backbone: EfficientNetLite0::load(vb.pp(BACKBONE)).map_err(&in_file)?,

@@ -41,6 +41,9 @@ pub enum DetectorError {
         line: usize,
         reason: String,
     },
+    /// A detector model file that does not load: not safetensors, or lacking tensors.
+    #[error("{}: not a usable detector model: {reason}", path.display())]
+    Model { path: PathBuf, reason: String },
     /// A model card (`detector.json`) that is missing a field or does not parse.
     #[error("{}: bad model card: {reason}", path.display())]
     Card { path: PathBuf, reason: String },

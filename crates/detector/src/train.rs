@@ -71,7 +71,7 @@ impl Default for TrainConfig {
             learning_rate: 2e-3,
             weight_decay: 1e-4,
             patience: 2,
-            warmup_steps: 100,
+            warmup_steps: 50,
             lane_weight: 1.0,
             seed: 1,
             augmentation: Augmentation::default(),

@@ -52,7 +52,8 @@ pub fn score(set: &DataSet, found: &SetDetections, rules: SignRules) -> Metrics 
 }
 
 /// The sign threshold with the best F1 (precision and recall weighed alike) on a set
-/// whose detections were found at a lower threshold, and the figures there.
+/// whose detections were found at a lower threshold, and the figures there; of equally
+/// good thresholds the one nearest 0.5.
 pub fn best_sign_threshold(set: &DataSet, found: &SetDetections) -> (f32, Metrics) {
     THRESHOLD_GRID
         .map(|step| {
@@ -67,7 +68,11 @@ pub fn best_sign_threshold(set: &DataSet, found: &SetDetections) -> (f32, Metric
             );
             (threshold, metrics)
         })
-        .max_by(|(_, a), (_, b)| f1(a).total_cmp(&f1(b)))
+        .max_by(|(ta, a), (tb, b)| {
+            f1(a)
+                .total_cmp(&f1(b))
+                .then((tb - 0.5).abs().total_cmp(&(ta - 0.5).abs()))
+        })
         .expect("a non-empty grid")
 }
 
