@@ -402,13 +402,16 @@ impl Tracker {
             let tried = ekf.innovation(&antenna, &predicted, &h, &r, &[]);
             if let Some((_, _, nis)) = tried {
                 if nis > gate {
-                    // Beyond the gate: multipath (or a jump); keep it, but only with the
-                    // weight that brings it back to the gate's edge.
+                    // Beyond the gate: multipath (or a jump). Keep it with a weight that
+                    // falls with the square of its excess (a redescending influence), so
+                    // that a persistent bias pulls only slowly while the track's own
+                    // uncertainty grows enough to take a real jump in the end.
                     flags.gnss_multipath = true;
-                    r *= nis / gate;
+                    r *= (nis / gate).powi(2);
                 }
                 ekf.update(&antenna, &predicted, &h, &r, &[], f64::INFINITY);
-                if let Some((speed, course)) = course.filter(|_| nis <= gate) {
+                // Speed and course come from Doppler, which multipath hardly biases.
+                if let Some((speed, course)) = course {
                     let mut h = SMatrix::<f64, 2, STATE>::zeros();
                     h[(0, SPEED)] = 1.0;
                     h[(1, YAW)] = 1.0;

@@ -8,8 +8,10 @@ use mapfix_core::pose::wrap_angle;
 use mapfix_core::{CameraModel, Geodetic, Vec3};
 use mapfix_detector::{Detections, Lane, LaneSlot, SignDetection};
 use mapfix_map::Map;
+use mapfix_tracker::associate::{associate, AssociationOptions, Prior};
 use mapfix_tracker::{
-    FrameEstimate, GnssInput, GnssPosition, GnssQuality, Source, Tracker, TrackerOptions,
+    FrameEstimate, GnssInput, GnssPosition, GnssQuality, Source, Tracker, TrackerError,
+    TrackerOptions,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -30,6 +32,8 @@ struct Truth {
     time_s: f64,
     position: Vec3,
     yaw: f64,
+    pitch: f64,
+    roll: f64,
 }
 
 #[derive(Deserialize)]
@@ -41,6 +45,7 @@ struct LabelFrame {
 
 #[derive(Deserialize)]
 struct LabelSign {
+    id: String,
     class: u8,
     #[serde(rename = "box")]
     bbox: [f32; 4],
@@ -50,6 +55,7 @@ struct LabelSign {
 
 #[derive(Deserialize)]
 struct LabelLane {
+    id: String,
     slot: String,
     points: Vec<[f32; 2]>,
 }
@@ -95,13 +101,13 @@ fn read_truth(path: &Path) -> Vec<Truth> {
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();
     let column = |name: &str| header.iter().position(|h| *h == name).unwrap();
-    let (t, e, n, u, yaw) = (
+    let (t, e, n, u) = (
         column("time_s"),
         column("east_m"),
         column("north_m"),
         column("up_m"),
-        column("yaw_deg"),
     );
+    let (yaw, pitch, roll) = (column("yaw_deg"), column("pitch_deg"), column("roll_deg"));
     lines
         .map(|line| {
             let fields: Vec<f64> = line.split(',').map(|f| f.parse().unwrap()).collect();
@@ -109,6 +115,8 @@ fn read_truth(path: &Path) -> Vec<Truth> {
                 time_s: fields[t],
                 position: Vec3::new(fields[e], fields[n], fields[u]),
                 yaw: fields[yaw].to_radians(),
+                pitch: fields[pitch].to_radians(),
+                roll: fields[roll].to_radians(),
             }
         })
         .collect()
@@ -178,9 +186,20 @@ fn read_nmea(path: &Path, start_of_day: f64) -> Vec<GnssInput> {
     epochs
 }
 
+/// Whether a detector could find a labelled sign and place its centre: big enough, not
+/// mostly hidden, centre inside the image (a sign cut by the border has no centre to see).
+fn detectable(sign: &LabelSign) -> bool {
+    let camera = &drive().camera.intrinsics;
+    let [u, v] = sign.center;
+    sign.visible >= 0.3
+        && sign.bbox[3] - sign.bbox[1] >= 10.0
+        && (0.0..camera.width as f32).contains(&u)
+        && (0.0..camera.height as f32).contains(&v)
+}
+
 /// What a good detector would report for a frame: the labels' exact sign centres with
-/// Gaussian pixel noise, signs too small or too hidden missed, a share of the rest missed
-/// at random, an occasional false sign of a random class, and the lanes with noise.
+/// Gaussian pixel noise, undetectable signs missed, a share of the rest missed at random,
+/// an occasional false sign of a random class, and the lanes with noise.
 struct DetectorModel {
     sign_noise_px: f64,
     lane_noise_px: f64,
@@ -201,7 +220,7 @@ fn detections(label: &LabelFrame, model: &DetectorModel, rng: &mut ChaCha8Rng) -
     let mut signs: Vec<SignDetection> = label
         .signs
         .iter()
-        .filter(|s| s.visible >= 0.3 && s.bbox[3] - s.bbox[1] >= 10.0)
+        .filter(|s| detectable(s))
         .filter_map(|s| {
             if rng.random_bool(model.miss_rate) {
                 return None;
@@ -606,4 +625,83 @@ fn a_gnss_jump_of_20_m_is_flagged_and_does_not_move_the_track() {
         .count();
     println!("gnss jump: {false_alarms} flagged frames in the same window without a jump");
     assert!(false_alarms * 4 < flagged);
+}
+
+#[test]
+fn association_from_a_good_prior_pairs_every_detection_with_its_own_landmark() {
+    let drive = drive();
+    let index = mapfix_map::MapIndex::new(&drive.map);
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let (mut signs, mut lanes) = (0, 0);
+    for (truth, label) in drive.truth.iter().zip(&drive.labels).step_by(5) {
+        // A prior 0.3 m and 0.3° off, with a covariance that says so.
+        let prior = Prior {
+            position: truth.position + Vec3::new(0.2, -0.2, 0.05),
+            attitude: mapfix_core::Attitude {
+                roll: truth.roll,
+                pitch: truth.pitch,
+                yaw: truth.yaw + 0.3f64.to_radians(),
+            },
+            covariance: nalgebra::SMatrix::<f64, 6, 6>::from_diagonal(
+                &nalgebra::SVector::<f64, 6>::from_column_slice(&[
+                    0.09, 0.09, 0.04, 3e-5, 3e-5, 3e-5,
+                ]),
+            ),
+        };
+        let clean = DetectorModel {
+            miss_rate: 0.0,
+            false_rate: 0.0,
+            ..DETECTOR
+        };
+        let detections = detections(label, &clean, &mut rng);
+        let visible = index.visible_from(&prior.pose(), &drive.camera, 80.0);
+        let paired = associate(
+            &index,
+            &drive.camera,
+            &prior,
+            &visible,
+            &detections,
+            &AssociationOptions::default(),
+        );
+        let wanted: Vec<&LabelSign> = label.signs.iter().filter(|s| detectable(s)).collect();
+        for pair in &paired.signs {
+            assert_eq!(drive.map.signs[pair.sign].id, wanted[pair.detection].id);
+        }
+        // A sign may be missed only where the map thinks it is out of view.
+        assert!(
+            paired.signs.len() + 1 >= wanted.len(),
+            "frame {}: {} of {} ({:?} visible)",
+            label.frame,
+            paired.signs.len(),
+            wanted.len(),
+            visible
+                .signs
+                .iter()
+                .map(|v| (&drive.map.signs[v.sign].id, v.pixel))
+                .collect::<Vec<_>>()
+        );
+        signs += paired.signs.len();
+        let label_lanes: Vec<&LabelLane> = label
+            .lanes
+            .iter()
+            .filter(|l| LaneSlot::from_name(&l.slot).is_some())
+            .collect();
+        for pair in &paired.lanes {
+            assert_eq!(
+                drive.map.lane_lines[pair.lane_line].line.id,
+                label_lanes[pair.detection].id
+            );
+        }
+        lanes += paired.lanes.len();
+    }
+    println!("association: {signs} sign pairs and {lanes} lane pairs, all correct");
+    assert!(signs >= 50 && lanes >= 120, "{signs} signs, {lanes} lanes");
+}
+
+#[test]
+fn a_map_without_landmarks_is_refused() {
+    let empty = Map::new("empty", drive().map.frame);
+    let error = Tracker::new(&empty, drive().camera, TrackerOptions::default()).unwrap_err();
+    assert!(matches!(error, TrackerError::NoLandmarks(_)));
+    assert!(error.to_string().contains("empty"));
 }
