@@ -36,6 +36,10 @@ enum Command {
     Bench(cmd::bench::BenchCommand),
     /// Render synthetic drives (video, labels, truth, GNSS) and training sets from a map.
     Simulate(cmd::simulate::SimulateArgs),
+    /// Find traffic signs and lane lines in images: JSON lines, or pictures with --draw.
+    Detect(cmd::detect::DetectArgs),
+    /// Score the detector on a labelled set (simulated set or drive, or GTSDB scenes).
+    DetectEval(cmd::detect::DetectEvalArgs),
     /// Import and check neural-network weights (the pretrained detector backbone).
     #[command(subcommand)]
     Model(cmd::model::ModelCommand),
@@ -54,6 +58,8 @@ fn main() -> ExitCode {
         Command::Solve(args) => cmd::solve::run(args),
         Command::Bench(command) => cmd::bench::run(command),
         Command::Simulate(args) => cmd::simulate::run(args),
+        Command::Detect(args) => cmd::detect::detect(args),
+        Command::DetectEval(args) => cmd::detect::evaluate(args),
         Command::Model(command) => cmd::model::run(command),
         Command::Train(args) => cmd::train::run(args),
     };

@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod bench;
+pub mod detect;
 pub mod eval;
 pub mod map;
 pub mod model;
