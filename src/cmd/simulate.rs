@@ -8,12 +8,13 @@ use mapfix_core::CameraModel;
 use mapfix_map::{ImportOptions, Map};
 use mapfix_sim::dataset::{write_dataset, DatasetOptions};
 use mapfix_sim::drive::{
-    dashcam, sub_seed, write_drive, ConditionsChoice, DriveOptions, ROUTE_STREAM,
+    dashcam, sub_seed, write_drive, ConditionsChoice, DriveOptions, ROUTE_STREAM, TRAFFIC_STREAM,
 };
 use mapfix_sim::gnss::GnssConfig;
 use mapfix_sim::lanes::LaneNetwork;
 use mapfix_sim::render::{ConditionsPreset, Scene};
 use mapfix_sim::route::{load_waypoints, DrivingLimits, Route};
+use mapfix_sim::traffic::Traffic;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -209,16 +210,29 @@ fn run_drive(args: DriveArgs) -> anyhow::Result<()> {
         command: command_line(),
     };
     let frames = (args.seconds * camera.fps).round() as usize;
+    let traffic = Traffic::spawn(
+        &network,
+        &map,
+        args.seconds,
+        Some(&route),
+        sub_seed(args.seed, TRAFFIC_STREAM),
+    );
     let bar = progress_bar(frames, "rendering");
     let started = Instant::now();
-    let summary = write_drive(&map, &scene, &route, &options, &out, &mut |done| {
-        bar.set_position(done as u64)
-    })
+    let summary = write_drive(
+        &map,
+        &scene,
+        &route,
+        &traffic,
+        &options,
+        &out,
+        &mut |done| bar.set_position(done as u64),
+    )
     .with_context(|| format!("writing drive {}", out.display()))?;
     bar.finish_and_clear();
     let elapsed = started.elapsed().as_secs_f64();
     println!(
-        "{}: {} frames {}×{} in {:.1} s ({:.1} frames/s), {} sign labels, GNSS {} of {} epochs with a fix, route {:.0} m",
+        "{}: {} frames {}×{} in {:.1} s ({:.1} frames/s), {} sign labels, {} other cars, GNSS {} of {} epochs with a fix, route {:.0} m",
         out.display(),
         summary.frames,
         k.width,
@@ -226,6 +240,7 @@ fn run_drive(args: DriveArgs) -> anyhow::Result<()> {
         elapsed,
         summary.frames as f64 / elapsed.max(1e-9),
         summary.sign_labels,
+        traffic.len(),
         summary.gnss_fixes,
         summary.gnss_epochs,
         route.length()
@@ -320,15 +335,30 @@ pub fn bench(args: BenchSimArgs) -> anyhow::Result<()> {
         route_source: "auto".into(),
         command: command_line(),
     };
+    let traffic = Traffic::spawn(
+        &network,
+        &map,
+        seconds,
+        Some(&route),
+        sub_seed(args.seed, TRAFFIC_STREAM),
+    );
     let scratch = std::env::temp_dir().join(format!("mapfix-bench-sim-{}", std::process::id()));
     let started = Instant::now();
-    let result = write_drive(&map, &scene, &route, &options, &scratch, &mut |_| {});
+    let result = write_drive(
+        &map,
+        &scene,
+        &route,
+        &traffic,
+        &options,
+        &scratch,
+        &mut |_| {},
+    );
     let elapsed = started.elapsed().as_secs_f64();
     let _ = std::fs::remove_dir_all(&scratch);
     let summary = result?;
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!(
-        "sim: {} frames {}×{}{} in {:.2} s = {:.1} frames/s on {threads} threads ({} sign labels, route {:.0} m)",
+        "sim: {} frames {}×{}{} in {:.2} s = {:.1} frames/s on {threads} threads ({} sign labels, {} other cars, route {:.0} m)",
         summary.frames,
         args.width,
         args.height,
@@ -336,6 +366,7 @@ pub fn bench(args: BenchSimArgs) -> anyhow::Result<()> {
         elapsed,
         summary.frames as f64 / elapsed,
         summary.sign_labels,
+        traffic.len(),
         route.length()
     );
     Ok(())

@@ -4,14 +4,17 @@
 //! Half the frames look at a sign on purpose (the vehicle 6–60 m before a sign that faces
 //! its lane), the rest are anywhere on any lane, so that signs are frequent but the
 //! detector also sees plenty of streets without them. The pose wanders within its lane
-//! (σ 0.3 m sideways, 3° in yaw, 0.6° in pitch and roll). Frames are JPEG files
+//! (σ 0.3 m sideways, 3° in yaw, 0.6° in pitch and roll). Other traffic is that of one
+//! [`Traffic`] at a random time within its window, less any car in the way of the filmed
+//! vehicle. Frames are JPEG files
 //! (`frames/000000.jpg …`; PNG would be ten times larger for 20 000 frames), with
 //! `labels.jsonl`, `truth.csv` (the pose of each frame), `camera.toml` and `dataset.json`.
 
 use crate::drive::{sub_seed, truth_row, write_text, TRUTH_HEADER};
-use crate::labels::{frame_labels, FrameLabels, LabelWriter};
+use crate::labels::{render_labelled, FrameLabels, LabelWriter};
 use crate::lanes::LaneNetwork;
 use crate::render::{Conditions, Scene};
+use crate::traffic::Traffic;
 use crate::SimError;
 use image::codecs::jpeg::JpegEncoder;
 use mapfix_core::{Attitude, CameraModel, Pose, Vec3};
@@ -27,6 +30,10 @@ const BATCH: usize = 64;
 const JPEG_QUALITY: u8 = 92;
 /// A sign is looked at from this far before it (m).
 const SIGN_VIEW_DISTANCE: (f64, f64) = (6.0, 60.0);
+/// The time window (s) of the traffic frames are taken from.
+const TRAFFIC_WINDOW: f64 = 30.0;
+/// The seed stream of the traffic (frame k draws from stream k).
+const TRAFFIC_STREAM: u64 = 1 << 48;
 
 /// What to render.
 #[derive(Debug, Clone, PartialEq)]
@@ -149,6 +156,13 @@ pub fn write_dataset(
     let camera = &options.camera;
     camera.save(&out.join("camera.toml"))?;
     let sampler = PoseSampler::new(map, network);
+    let traffic = Traffic::spawn(
+        network,
+        map,
+        TRAFFIC_WINDOW,
+        None,
+        sub_seed(options.seed, TRAFFIC_STREAM),
+    );
     let mut labels = LabelWriter::create(&out.join("labels.jsonl"))?;
     let mut truth = format!("{TRUTH_HEADER}\n");
     let mut summary = DatasetSummary {
@@ -164,7 +178,17 @@ pub fn write_dataset(
                 let mut rng = ChaCha8Rng::seed_from_u64(sub_seed(options.seed, k as u64));
                 let pose = sampler.sample(&mut rng);
                 let conditions = Conditions::random(&mut rng);
-                let frame = scene.render(camera, &pose, &conditions, rng.random());
+                let others = traffic.at_clear_of(rng.random_range(0.0..TRAFFIC_WINDOW), &pose);
+                let (frame, line) = render_labelled(
+                    map,
+                    scene,
+                    camera,
+                    &pose,
+                    &conditions,
+                    rng.random(),
+                    &others,
+                    k,
+                );
                 let path = frames_dir.join(format!("{k:06}.jpg"));
                 let mut jpeg = Vec::new();
                 JpegEncoder::new_with_quality(&mut jpeg, JPEG_QUALITY)
@@ -174,7 +198,7 @@ pub fn write_dataset(
                         message: e.to_string(),
                     })?;
                 std::fs::write(&path, jpeg).map_err(SimError::writing(&path))?;
-                Ok((pose, frame_labels(map, camera, &pose, k, &frame)))
+                Ok((pose, line))
             })
             .collect();
         for (&k, result) in batch.iter().zip(rendered) {
@@ -193,7 +217,8 @@ pub fn write_dataset(
         "generator": concat!("mapfix-sim ", env!("CARGO_PKG_VERSION")),
         "command": options.command,
         "seed": options.seed,
-        "seeds": "frame k draws its pose, conditions and noise from SplitMix64 stream k of the seed",
+        "seeds": "frame k draws its pose, conditions, traffic time and noise from SplitMix64 stream k of the seed, the traffic from stream 2^48",
+        "traffic": { "cars": traffic.len(), "window_s": TRAFFIC_WINDOW },
         "map": { "name": map.name, "provenance": map.provenance },
         "frames": summary.frames,
         "frames_with_signs": summary.frames_with_signs,

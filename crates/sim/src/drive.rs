@@ -3,14 +3,16 @@
 //! The folder gets `frames/000000.png …` and/or `video.mp4`, `camera.toml`, `truth.csv`
 //! (the vehicle's pose at every frame), `labels.jsonl` (one line per frame), `gnss.nmea`
 //! (the simulated receiver) and `sim.json` (the seed and everything else that shaped the
-//! output). Frames are rendered in parallel batches and written in order; every random
+//! output). Other traffic ([`Traffic`]) drives around the filmed vehicle. Frames are rendered in parallel batches and written in order; every random
 //! choice comes from the one seed, so a seed gives the same folder byte for byte.
 
 use crate::gnss::{self, GnssConfig};
-use crate::labels::{frame_labels, LabelWriter};
+use crate::labels::{render_labelled, LabelWriter};
 use crate::printed;
+use crate::render::jitter::LANDMARK_SIGMA;
 use crate::render::{Conditions, ConditionsPreset, Scene};
 use crate::route::Route;
+use crate::traffic::Traffic;
 use crate::video::VideoWriter;
 use crate::SimError;
 use mapfix_core::{Attitude, CameraModel, Distortion, Intrinsics, LocalFrame, Mount, Pose, Vec3};
@@ -83,14 +85,16 @@ pub fn sub_seed(seed: u64, stream: u64) -> u64 {
 pub const ROUTE_STREAM: u64 = 1;
 const CONDITIONS_STREAM: u64 = 2;
 const GNSS_STREAM: u64 = 3;
+pub const TRAFFIC_STREAM: u64 = 4;
 const FRAME_STREAM: u64 = 1 << 32;
 
-/// Renders the drive along `route` into `out` (created if missing). `progress` is called
-/// with the number of frames written so far.
+/// Renders the drive along `route` among `traffic` into `out` (created if missing).
+/// `progress` is called with the number of frames written so far.
 pub fn write_drive(
     map: &Map,
     scene: &Scene,
     route: &Route,
+    traffic: &Traffic,
     options: &DriveOptions,
     out: &Path,
     progress: &mut dyn FnMut(usize),
@@ -131,17 +135,21 @@ pub fn write_drive(
             .par_iter()
             .map(|&k| {
                 let state = route.state_at(k as f64 / camera.fps);
-                let frame = scene.render(
+                let (frame, labels) = render_labelled(
+                    map,
+                    scene,
                     camera,
                     &state.pose,
                     &conditions,
                     sub_seed(options.seed, FRAME_STREAM + k as u64),
+                    &traffic.at(state.time),
+                    k,
                 );
                 let png = options.png.then(|| encode_png(&frame.image));
-                (state, frame, png)
+                (state, frame, labels, png)
             })
             .collect();
-        for (&k, (state, frame, png)) in batch.iter().zip(rendered) {
+        for (&k, (state, frame, line, png)) in batch.iter().zip(rendered) {
             if let Some(png) = png {
                 let path = frames_dir.join(format!("{k:06}.png"));
                 let png = png.map_err(|e| SimError::Encode {
@@ -153,7 +161,6 @@ pub fn write_drive(
             if let Some(video) = video.as_mut() {
                 video.push(&frame.image)?;
             }
-            let line = frame_labels(map, camera, &state.pose, k, &frame);
             sign_labels += line.signs.len();
             labels.write(&line)?;
             truth_row(&mut truth, k, state.time, &state.pose, &map.frame);
@@ -187,7 +194,7 @@ pub fn write_drive(
         "generator": concat!("mapfix-sim ", env!("CARGO_PKG_VERSION")),
         "command": options.command,
         "seed": options.seed,
-        "seeds": "route, conditions, GNSS and each frame draw from the seed by SplitMix64 streams 1, 2, 3 and 2^32 + frame",
+        "seeds": "route, conditions, GNSS, traffic and each frame draw from the seed by SplitMix64 streams 1, 2, 3, 4 and 2^32 + frame; the scene (trees, parked cars, car models, landmark error) from the seed itself",
         "map": { "name": map.name, "provenance": map.provenance },
         "route": { "source": options.route_source, "length_m": route.length(), "stops_m": route.stops },
         "seconds": options.seconds,
@@ -198,6 +205,8 @@ pub fn write_drive(
         "gnss": { "rate_hz": options.gnss.rate_hz, "start_unix_s": options.gnss.start_unix_s,
                   "epochs": summary.gnss_epochs, "fixes": summary.gnss_fixes },
         "time_base": "time_s 0 is frame 0; NMEA UTC = start_unix_s + time_s",
+        "traffic": { "cars": traffic.len() },
+        "landmark_error_sigma_m": LANDMARK_SIGMA,
     });
     write_text(&out.join("sim.json"), &format!("{:#}\n", record))?;
     Ok(summary)
@@ -299,9 +308,13 @@ mod tests {
             command: String::new(),
         };
         let scene = Scene::build(&map, seed);
+        let network = crate::lanes::LaneNetwork::from_map(&map);
+        let traffic = Traffic::spawn(&network, &map, options.seconds, Some(&route), seed);
         let mut calls = 0;
-        let summary =
-            write_drive(&map, &scene, &route, &options, out, &mut |_| calls += 1).unwrap();
+        let summary = write_drive(&map, &scene, &route, &traffic, &options, out, &mut |_| {
+            calls += 1
+        })
+        .unwrap();
         assert_eq!(calls, summary.frames);
         (map, summary)
     }

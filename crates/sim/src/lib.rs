@@ -3,7 +3,7 @@
 //!
 //! [`render`] rasterises the map's world (roads, markings, signs, buildings, underground)
 //! through the real camera model on the CPU. The rest of the crate drives a vehicle along
-//! the map's lanes ([`lanes`], [`route`]), simulates a GNSS receiver with urban-canyon
+//! the map's lanes ([`lanes`], [`route`]) among other traffic ([`traffic`]), simulates a GNSS receiver with urban-canyon
 //! errors and outages ([`gnss`]), and writes drive folders (frames or video, `camera.toml`,
 //! `truth.csv`, `labels.jsonl`, `gnss.nmea`) and training sets.
 
@@ -16,6 +16,7 @@ pub mod lanes;
 mod printed;
 pub mod render;
 pub mod route;
+pub mod traffic;
 pub mod video;
 
 pub use error::SimError;

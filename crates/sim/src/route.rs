@@ -3,13 +3,17 @@
 //!
 //! A route is a dense centre path (an automatic one of a given length from a seed, or one
 //! through waypoints from a route file), with lane changes blended in over 30–45 m and
-//! junctions crossed on their connectors. The speed profile respects a speed limit (lower
-//! underground), the lateral acceleration in bends and acceleration and braking limits, and
-//! stops for a few seconds at every stop line the path crosses. The pose adds what a
+//! junctions crossed on their connectors. The speed profile respects the posted speed limit,
+//! the lateral acceleration in bends and acceleration and braking limits, and stops for a
+//! few seconds at every stop line the path crosses. The posted limit is that of the last
+//! speed-limit sign (GTSRB classes 0–8) the path passed that faces it (within 10 m to the
+//! side, on the same level); "end of 80" (class 6) and a change of level return to the
+//! default limit (lower underground). The profile brakes before a lower limit so as to
+//! reach it at the sign, and accelerates after a higher one. The pose adds what a
 //! suspension does: the body pitches nose-down when braking, rolls outwards in bends, and
 //! follows the road's grade and small bumps.
 
-use crate::lanes::{LaneNetwork, Polyline3};
+use crate::lanes::{horizontal_unit, left_normal, LaneNetwork, Polyline3};
 use crate::SimError;
 use mapfix_core::{Attitude, Geodetic, Pose, Vec3};
 use mapfix_map::Map;
@@ -33,14 +37,18 @@ const PITCH_PER_ACCEL: f64 = 0.005;
 const ROLL_PER_ACCEL: f64 = 0.008;
 /// Amplitude (rad) of each of the road-roughness waves in pitch and roll.
 const BUMP_AMPLITUDE: f64 = 0.0012;
+/// Farthest a speed-limit sign stands to the side of the path it applies to (m).
+const SIGN_REACH: f64 = 10.0;
 
 /// What the driver respects.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct DrivingLimits {
-    /// Speed (m/s) on open streets.
+    /// Speed limit (m/s) on streets where no sign posts one.
     pub street_speed: f64,
-    /// Speed (m/s) underground.
+    /// Speed limit (m/s) underground where no sign posts one.
     pub underground_speed: f64,
+    /// The share of the limit driven at (1: at the limit).
+    pub limit_share: f64,
     pub max_accel: f64,
     pub max_decel: f64,
     /// Largest lateral acceleration (m/s²) in bends.
@@ -54,6 +62,7 @@ impl Default for DrivingLimits {
         Self {
             street_speed: 50.0 / 3.6,
             underground_speed: 30.0 / 3.6,
+            limit_share: 1.0,
             max_accel: 1.5,
             max_decel: 2.5,
             max_lateral_accel: 2.0,
@@ -223,7 +232,7 @@ impl Route {
     }
 
     /// Resamples `points` into path nodes, finds the stops and builds the speed profile.
-    fn along(
+    pub(crate) fn along(
         points: Vec<Vec3>,
         map: &Map,
         limits: &DrivingLimits,
@@ -247,15 +256,18 @@ impl Route {
             })
             .collect();
         let stops = stops_on(&path, map);
-        let mut limit: Vec<f64> = nodes
-            .iter()
+        let levels: Vec<i32> = nodes.iter().map(|p| map.level_at(p)).collect();
+        let mut limit: Vec<f64> = posted_limits(&path, &levels, map)
+            .into_iter()
+            .zip(&levels)
             .zip(&curvature)
-            .map(|(p, k)| {
-                let cruise = if map.level_at(p) < 0 {
+            .map(|((posted, &level), k)| {
+                let default = if level < 0 {
                     limits.underground_speed
                 } else {
                     limits.street_speed
                 };
+                let cruise = posted.unwrap_or(default) * limits.limit_share;
                 cruise.min((limits.max_lateral_accel / k.abs().max(1e-9)).sqrt())
             })
             .collect();
@@ -445,9 +457,9 @@ pub fn load_waypoints(path: &Path, map: &Map) -> Result<Vec<Waypoint>, SimError>
 
 /// Collects path points, skipping repeats.
 #[derive(Default)]
-struct PathBuilder {
-    points: Vec<Vec3>,
-    length: f64,
+pub(crate) struct PathBuilder {
+    pub(crate) points: Vec<Vec3>,
+    pub(crate) length: f64,
 }
 
 impl PathBuilder {
@@ -467,7 +479,7 @@ impl PathBuilder {
 
 /// A random path of about `length` metres from arc `s` on `lane`: lane changes where a
 /// neighbour allows, a random link at each lane's end, stopping early at a dead end.
-fn wander(
+pub(crate) fn wander(
     network: &LaneNetwork,
     mut lane: usize,
     mut s: f64,
@@ -655,6 +667,65 @@ fn stops_on(path: &Polyline3, map: &Map) -> Vec<f64> {
     kept
 }
 
+/// The speed limit (m/s) a speed-limit sign posts, `None` for "end of 80" (back to the
+/// default); not a speed-limit sign: no entry.
+fn posted_by(class: u8) -> Option<Option<f64>> {
+    let km_h = match class {
+        0 => 20.0,
+        1 => 30.0,
+        2 => 50.0,
+        3 => 60.0,
+        4 => 70.0,
+        5 => 80.0,
+        6 => return Some(None),
+        7 => 100.0,
+        8 => 120.0,
+        _ => return None,
+    };
+    Some(Some(km_h / 3.6))
+}
+
+/// The posted limit (m/s) at each path node (`levels`: each node's level): that of the
+/// last speed-limit sign passed that faces the path, until another one, an "end of 80"
+/// sign or a change of level; `None` where no sign has posted one.
+fn posted_limits(path: &Polyline3, levels: &[i32], map: &Map) -> Vec<Option<f64>> {
+    let nodes = path.points();
+    // (node from which it applies, posted limit) for every sign the path passes.
+    let mut passed: Vec<(usize, Option<f64>)> = Vec::new();
+    for sign in &map.signs {
+        let Some(posted) = sign.class.gtsrb().and_then(posted_by) else {
+            continue;
+        };
+        let normal = sign.normal();
+        for (i, w) in nodes.windows(2).enumerate() {
+            let direction = horizontal_unit(&(w[1] - w[0]));
+            let (to_a, to_b) = (sign.position - w[0], sign.position - w[1]);
+            let abreast = to_a.dot(&direction) > 0.0 && to_b.dot(&direction) <= 0.0;
+            if abreast
+                && direction.dot(&normal) < -0.5
+                && left_normal(&direction).dot(&to_a).abs() <= SIGN_REACH
+                && levels[i] == sign.level
+            {
+                passed.push((i + 1, posted));
+            }
+        }
+    }
+    passed.sort_by_key(|&(i, _)| i);
+    let mut passed = passed.into_iter().peekable();
+    let mut current = None;
+    (0..nodes.len())
+        .map(|i| {
+            if i > 0 && levels[i] != levels[i - 1] {
+                current = None;
+            }
+            while let Some((_, posted)) = passed.next_if(|&(at, _)| at == i) {
+                current = posted;
+            }
+            current
+        })
+        .collect()
+}
+
 /// Where segments p0→p1 and q0→q1 cross in plan: (fraction along p, fraction along q).
 fn segment_cross(p0: &Vec3, p1: &Vec3, q0: &Vec3, q1: &Vec3) -> Option<(f64, f64)> {
     let (d, e) = ((p1 - p0).xy(), (q1 - q0).xy());
@@ -811,6 +882,54 @@ pub(crate) mod tests {
         let heading_end = states.last().unwrap().pose.attitude().yaw;
         assert!(
             heading_east.abs() < 0.02 && (heading_end - std::f64::consts::FRAC_PI_2).abs() < 0.02
+        );
+    }
+
+    #[test]
+    fn speed_limit_signs_facing_the_lane_set_the_speed() {
+        use crate::labels::tests::sign;
+        use std::f64::consts::PI;
+        let mut map = crossroads();
+        // A 30 sign for eastbound traffic at x = −100 (facing west, towards it), and a 20
+        // sign for westbound traffic at x = −150 that eastbound traffic ignores.
+        map.signs.push(sign("thirty", 1, -100.0, -5.5, 1.5 * PI));
+        map.signs.push(sign("twenty", 0, -150.0, 5.5, 0.5 * PI));
+        let route = route_between(&map, (-190.0, -2.0), (100.0, -2.0), 2);
+        let states = sampled(&route, 20.0);
+        let kmh = |s: &VehicleState| s.speed * 3.6;
+        let fastest_before = states
+            .iter()
+            .filter(|s| s.pose.position.x < -110.0)
+            .map(kmh)
+            .fold(0.0, f64::max);
+        assert!(
+            (49.9..=50.0 + 1e-6).contains(&fastest_before),
+            "{fastest_before} km/h before the sign"
+        );
+        let after: Vec<f64> = states
+            .iter()
+            .filter(|s| s.pose.position.x > -99.5)
+            .map(kmh)
+            .collect();
+        assert!(after.iter().all(|&v| v <= 30.0 + 1e-6), "{after:?}");
+        let cruising = states
+            .iter()
+            .filter(|s| (-90.0..40.0).contains(&s.pose.position.x));
+        assert!(
+            cruising.map(kmh).all(|v| v > 29.9),
+            "drives at the new limit"
+        );
+        // Braking for the sign starts before it, within the braking limit.
+        let braking_from = states
+            .iter()
+            .find(|s| s.accel < -1.0)
+            .map(|s| s.pose.position.x)
+            .unwrap();
+        let needed = ((50.0f64 / 3.6).powi(2) - (30.0f64 / 3.6).powi(2))
+            / (2.0 * DrivingLimits::default().max_decel);
+        assert!(
+            (braking_from - (-100.0 - needed)).abs() < 2.0,
+            "brakes from x = {braking_from}, {needed} m before the sign"
         );
     }
 

@@ -1,7 +1,8 @@
 //! The shipped demo drive (`fixtures/demo-drive/`, the README demo's input) is a complete
 //! drive folder that matches the shipped demo-town map: its video decodes to one frame per
 //! truth row and label line, every sign label re-projects onto its `center` from the files
-//! alone, and the GNSS log has no fix while the vehicle is underground.
+//! alone (and is drawn near it, at `drawn_center`), and the GNSS log has no fix while the
+//! vehicle is underground.
 //!
 //! If the map is regenerated, regenerate the fixture with the command recorded in its
 //! `sim.json` (`command`).
@@ -66,7 +67,7 @@ fn sign_labels_reproject_onto_the_shipped_map() {
     let map = mapfix_map::geojson::load(&repo().join("maps/demo-town.geojson")).unwrap();
     let camera = CameraModel::load(&fixture("camera.toml")).unwrap();
     let labels = std::fs::read_to_string(fixture("labels.jsonl")).unwrap();
-    let mut checked = 0;
+    let (mut checked, mut drawn_apart) = (0, 0.0);
     for ((frame, _, pose), line) in truth().iter().zip(labels.lines()) {
         let labels: FrameLabels = serde_json::from_str(line).unwrap();
         assert_eq!(labels.frame, *frame);
@@ -88,6 +89,16 @@ fn sign_labels_reproject_onto_the_shipped_map() {
                 "frame {frame}, sign {}: {error} px off: regenerate the fixture",
                 label.id
             );
+            // Drawn within 30 cm (6σ of the map-to-world error) of its map position.
+            let distance = (camera.world_from_camera(pose).position - sign.position).norm();
+            let apart = (label.drawn_center[0] - label.center[0])
+                .hypot(label.drawn_center[1] - label.center[1]);
+            assert!(
+                apart <= camera.intrinsics.fx * 0.3 / distance,
+                "frame {frame}, sign {}: drawn {apart} px from its map position {distance} m away",
+                label.id
+            );
+            drawn_apart += apart;
             checked += 1;
         }
     }
@@ -95,6 +106,7 @@ fn sign_labels_reproject_onto_the_shipped_map() {
         checked > 100,
         "the demo drive passes signs: {checked} labels"
     );
+    assert!(drawn_apart > 0.0, "the world drawn is not exactly the map");
 }
 
 #[test]

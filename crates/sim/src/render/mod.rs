@@ -11,12 +11,20 @@
 //! (procedural textures, sun, sky, lamps, headlights, fog, wet roads), the lens distortion
 //! (see [`lens`]'s method: exact per pixel), and the sensor effects of [`Conditions`].
 //!
+//! Other vehicles ([`OtherVehicle`]) are placed per frame from a few car models built with
+//! the scene; they occlude like everything else.
+//!
 //! Signs' visibility is measured on the pixels: the share of a face's in-image pixels that
-//! win the depth test against everything else.
+//! win the depth test against everything else. Any other world point can be asked about
+//! the same way ([`FrameExtras::probes`]): lane labels use it to drop hidden points.
+//!
+//! The scene is drawn from [`Scene::drawn`], the map with a seeded σ = 5 cm error on its
+//! landmarks ([`jitter`]), not from the map itself.
 
 mod conditions;
 mod effects;
 mod ground;
+pub mod jitter;
 mod lens;
 mod pictograms;
 mod raster;
@@ -31,9 +39,9 @@ use lens::Lens;
 use mapfix_core::{CameraModel, Pose, Vec3};
 use mapfix_map::Map;
 use pictograms::SignTexture;
-use raster::{Isometry, Projector, ScreenTri, ShadeTri, BAND, NO_SIGN};
+use raster::{Isometry, Projector, ScreenTri, ShadeTri, BAND, NEAR, NO_SIGN};
 use rayon::prelude::*;
-use scene::{add, dot, scale, sub, Material, World, V3};
+use scene::{add, dot, scale, sub, Material, Tri, World, V3};
 use shade::{Rgb, ShadeContext, MAX_LAMPS};
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -41,8 +49,30 @@ use std::sync::atomic::{AtomicU32, Ordering};
 /// World geometry built once from a map, ready to render from any pose.
 pub struct Scene {
     world: World,
+    /// The map as drawn: its landmarks displaced by their map-to-world error.
+    drawn: Map,
+    /// Car models for other vehicles, in the car's frame; `[outdoor, indoor]` lighting.
+    cars: [Vec<Vec<Tri>>; 2],
     textures: Vec<SignTexture>,
     ceiling: f32,
+}
+
+/// Another vehicle on the road in one frame.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OtherVehicle {
+    /// world ← vehicle (x forward, y left, z up), the reference point on the road surface
+    /// midway between the axles.
+    pub pose: Pose,
+    /// Which car model it is (any number, taken modulo the scene's models).
+    pub model: usize,
+}
+
+/// What a frame shows besides the static world, and what it is asked about.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FrameExtras<'a> {
+    pub traffic: &'a [OtherVehicle],
+    /// World points whose visibility the frame reports in [`RenderedFrame::probes_visible`].
+    pub probes: &'a [Vec3],
 }
 
 /// One rendered frame and the signs in it.
@@ -50,6 +80,9 @@ pub struct RenderedFrame {
     pub image: image::RgbImage,
     /// One entry per map sign that has at least one visible pixel in this frame.
     pub signs: Vec<SignVisibility>,
+    /// For each of [`FrameExtras::probes`]: whether nothing drawn is in front of it (a
+    /// point outside the image or behind the camera counts as not visible).
+    pub probes_visible: Vec<bool>,
 }
 
 /// How much of a sign the frame shows.
@@ -97,13 +130,24 @@ thread_local! {
 }
 
 impl Scene {
+    /// Builds the world of `map` as drawn; `seed` places trees and parked cars, shapes the
+    /// car models and draws the landmarks' map-to-world error.
     pub fn build(map: &Map, seed: u64) -> Scene {
         let ceiling = map.underground.first().map_or(0.0, |u| u.ceiling as f32);
+        let drawn = jitter::drawn_world(map, seed);
         Scene {
-            world: World::build(map, seed),
+            world: World::build(&drawn, seed),
+            drawn,
+            cars: [false, true].map(|indoor| scene::car_models(seed, indoor)),
             textures: pictograms::all_textures(),
             ceiling,
         }
+    }
+
+    /// The map as drawn: the map's features with the landmarks (signs, poles, lane and
+    /// stop lines) where the scene draws them, about 5 cm from where the map has them.
+    pub fn drawn(&self) -> &Map {
+        &self.drawn
     }
 
     /// Renders the view of `camera` mounted on a vehicle at `vehicle` (world ← vehicle).
@@ -114,8 +158,33 @@ impl Scene {
         conditions: &Conditions,
         frame_seed: u64,
     ) -> RenderedFrame {
+        self.render_frame(
+            camera,
+            vehicle,
+            conditions,
+            frame_seed,
+            &FrameExtras::default(),
+        )
+    }
+
+    /// [`Scene::render`] with other vehicles in the view and points to test for visibility.
+    pub fn render_frame(
+        &self,
+        camera: &CameraModel,
+        vehicle: &Pose,
+        conditions: &Conditions,
+        frame_seed: u64,
+        extras: &FrameExtras,
+    ) -> RenderedFrame {
         let mut buffers = FREE_BUFFERS.with_borrow_mut(Vec::pop).unwrap_or_default();
-        let frame = self.render_with(&mut buffers, camera, vehicle, conditions, frame_seed);
+        let frame = self.render_with(
+            &mut buffers,
+            camera,
+            vehicle,
+            conditions,
+            frame_seed,
+            extras,
+        );
         FREE_BUFFERS.with_borrow_mut(|free| free.push(buffers));
         frame
     }
@@ -127,6 +196,7 @@ impl Scene {
         vehicle: &Pose,
         conditions: &Conditions,
         frame_seed: u64,
+        extras: &FrameExtras,
     ) -> RenderedFrame {
         if !buf.lens.as_ref().is_some_and(|l| l.fits(camera)) {
             buf.lens = Some(Lens::new(camera));
@@ -136,7 +206,7 @@ impl Scene {
         let camera_pose = camera.world_from_camera(vehicle);
         let view = view_isometry(&camera_pose);
 
-        // Geometry: static chunks, then the (tilted) sign boards.
+        // Geometry: static chunks, other vehicles, then the (tilted) sign boards.
         buf.shades.clear();
         buf.screen.clear();
         buf.frame_signs.clear();
@@ -150,6 +220,20 @@ impl Scene {
                 for tri in &self.world.tris[chunk.tris.clone()] {
                     projector.emit(tri, &view, NO_SIGN);
                 }
+            }
+        }
+        for other in extras.traffic {
+            let placement = pose_isometry(&other.pose);
+            let centre = placement.apply([0.0, 0.0, 0.8]);
+            let reach = [3.0; 3];
+            if !projector.box_visible(&view, sub(centre, reach), add(centre, reach)) {
+                continue;
+            }
+            let indoor = self.drawn.level_at(&(other.pose.position + Vec3::z())) < 0;
+            let models = &self.cars[usize::from(indoor)];
+            let to_camera = view.then_after(&placement);
+            for tri in &models[other.model % models.len()] {
+                projector.emit(tri, &to_camera, NO_SIGN);
             }
         }
         for (b, board) in self.world.signs.iter().enumerate() {
@@ -187,6 +271,11 @@ impl Scene {
             &mut buf.ids,
             &buf.sign_cover[..slots],
         );
+        let probes_visible = extras
+            .probes
+            .iter()
+            .map(|p| probe_visible(lens, &view, &buf.depth, &buf.ids, &buf.shades, p))
+            .collect();
 
         // Shading.
         let sun = conditions.sun_direction().map(|v| v as f32);
@@ -339,7 +428,60 @@ impl Scene {
                 })
             })
             .collect();
-        RenderedFrame { image, signs }
+        RenderedFrame {
+            image,
+            signs,
+            probes_visible,
+        }
+    }
+}
+
+/// Whether world point `p` wins the depth test: the surface drawn at its pixel, taken on
+/// that surface's plane along the point's exact ray, is not nearer by more than 10 cm + 2 %
+/// (the margin keeps paint, lifted 1.5 cm above the road, from hiding its own line).
+fn probe_visible(
+    lens: &Lens,
+    view: &Isometry,
+    depth: &[f32],
+    ids: &[u32],
+    shades: &[ShadeTri],
+    p: &Vec3,
+) -> bool {
+    let c = view.apply([p.x as f32, p.y as f32, p.z as f32]);
+    if c[2] < NEAR {
+        return false;
+    }
+    let (x, y) = (
+        lens.fx * c[0] / c[2] + lens.cx,
+        lens.fy * c[1] / c[2] + lens.cy,
+    );
+    let (xi, yi) = (x.round(), y.round());
+    if !(xi >= 0.0 && yi >= 0.0 && (xi as usize) < lens.width && (yi as usize) < lens.height) {
+        return false;
+    }
+    let i = yi as usize * lens.width + xi as usize;
+    let id = ids[i];
+    if id == 0 {
+        return true;
+    }
+    let normal = shades[id as usize - 1].normal;
+    let ray = |x: f32, y: f32| [(x - lens.cx) / lens.fx, (y - lens.cy) / lens.fy, 1.0];
+    let at_centre = dot(normal, ray(xi, yi));
+    let inverse_depth = if at_centre.abs() > 1e-6 {
+        depth[i] * dot(normal, ray(x, y)) / at_centre
+    } else {
+        depth[i]
+    };
+    inverse_depth <= 0.0 || 1.0 / inverse_depth >= c[2] - (0.1 + 0.02 * c[2])
+}
+
+/// world ← body of a pose as an f32 isometry.
+fn pose_isometry(pose: &Pose) -> Isometry {
+    let m = pose.rotation.matrix();
+    let p = pose.position;
+    Isometry {
+        rot: [0, 1, 2].map(|r| [m[(r, 0)] as f32, m[(r, 1)] as f32, m[(r, 2)] as f32]),
+        trans: [p.x as f32, p.y as f32, p.z as f32],
     }
 }
 

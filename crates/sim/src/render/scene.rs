@@ -74,6 +74,11 @@ pub(crate) enum Material {
     },
     Glass,
     Tyre,
+    /// Head (front) or tail (rear) lights, glowing in the dark where `on`.
+    CarLight {
+        rear: bool,
+        on: bool,
+    },
     Concrete,
     /// Underground ceiling with light panels; (u, v) = (east, north).
     Ceiling,
@@ -1209,13 +1214,16 @@ fn place_parked_cars(mesh: &mut Mesh, map: &Map, ground: &GroundMap, rng: &mut C
                     [spot[0], spot[1], p[2].min(ground.street_height)],
                     heading,
                     rng,
+                    false,
+                    false,
                 );
             }
         },
     );
 }
 
-fn car(mesh: &mut Mesh, foot: V3, heading: V3, rng: &mut ChaCha8Rng) {
+/// A car standing at `foot` facing `heading`; `driving` cars have their lights on.
+fn car(mesh: &mut Mesh, foot: V3, heading: V3, rng: &mut ChaCha8Rng, indoor: bool, driving: bool) {
     let colour = rng.random_range(0..8u8);
     let length = rng.random_range(3.9..4.8);
     let width = rng.random_range(1.7..1.85);
@@ -1224,7 +1232,7 @@ fn car(mesh: &mut Mesh, foot: V3, heading: V3, rng: &mut ChaCha8Rng) {
         heading,
         [length, width, 0.7],
         Material::CarBody { colour },
-        false,
+        indoor,
     );
     let cabin = add(add(foot, [0.0, 0.0, 1.22]), scale(heading, -0.2));
     mesh.oriented_box(
@@ -1232,14 +1240,14 @@ fn car(mesh: &mut Mesh, foot: V3, heading: V3, rng: &mut ChaCha8Rng) {
         heading,
         [length * 0.55, width * 0.9, 0.45],
         Material::Glass,
-        false,
+        indoor,
     );
     mesh.oriented_box(
         add(cabin, [0.0, 0.0, 0.25]),
         heading,
         [length * 0.5, width * 0.86, 0.06],
         Material::CarBody { colour },
-        false,
+        indoor,
     );
     let side = [-heading[1], heading[0], 0.0];
     for (fx, sy) in [(0.33, 1.0), (0.33, -1.0), (-0.33, 1.0), (-0.33, -1.0)] {
@@ -1252,9 +1260,40 @@ fn car(mesh: &mut Mesh, foot: V3, heading: V3, rng: &mut ChaCha8Rng) {
             heading,
             [0.64, 0.24, 0.64],
             Material::Tyre,
-            false,
+            indoor,
         );
     }
+    for (end, rear) in [(1.0, false), (-1.0, true)] {
+        for sy in [1.0, -1.0] {
+            let at = add(
+                add(foot, scale(heading, end * (length / 2.0 + 0.01))),
+                scale(side, sy * (width / 2.0 - 0.25)),
+            );
+            mesh.oriented_box(
+                add(at, [0.0, 0.0, 0.8]),
+                heading,
+                [0.04, 0.32, 0.12],
+                Material::CarLight { rear, on: driving },
+                indoor,
+            );
+        }
+    }
+}
+
+/// Number of car models other vehicles are drawn from.
+const CAR_MODELS: usize = 16;
+
+/// Car models in the car's own frame (x forward, y left, z up, the foot midway between the
+/// axles at the origin), lit as outdoors or as underground.
+pub(crate) fn car_models(seed: u64, indoor: bool) -> Vec<Vec<Tri>> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0xCA55_0000);
+    (0..CAR_MODELS)
+        .map(|_| {
+            let mut mesh = Mesh::default();
+            car(&mut mesh, [0.0; 3], [1.0, 0.0, 0.0], &mut rng, indoor, true);
+            mesh.tris
+        })
+        .collect()
 }
 
 fn into_chunks(tris: Vec<Tri>) -> (Vec<Tri>, Vec<Chunk>) {

@@ -284,6 +284,20 @@ impl ShadeContext<'_> {
                 [0.02, 0.025, 0.03]
             }
             Material::Tyre => [0.025, 0.025, 0.025],
+            Material::CarLight { rear, on } => {
+                if on && (c.is_dark() || tri.indoor) {
+                    emission = if rear {
+                        [3.0, 0.15, 0.08]
+                    } else {
+                        [7.0, 6.6, 5.6]
+                    };
+                }
+                if rear {
+                    [0.45, 0.03, 0.03]
+                } else {
+                    [0.75, 0.75, 0.72]
+                }
+            }
             Material::Concrete => {
                 scale([0.42, 0.41, 0.39], 0.8 + 0.35 * noise(u * 0.8, v * 0.8, 14))
             }

@@ -263,9 +263,17 @@ fn sign_centres_land_on_their_projection_through_strong_distortion() {
     for x in [0.0, 8.0, 15.0] {
         let pose = pose_east(x, -1.7, 0.0);
         let mut buf = FrameBuffers::default();
-        let frame = scene.render_with(&mut buf, &cam, &pose, &conditions, 1);
+        let frame = scene.render_with(
+            &mut buf,
+            &cam,
+            &pose,
+            &conditions,
+            1,
+            &FrameExtras::default(),
+        );
         for sv in &frame.signs {
-            let Some(centre) = cam.project(&pose, &map.signs[sv.sign_index].position) else {
+            let Some(centre) = cam.project(&pose, &scene.drawn().signs[sv.sign_index].position)
+            else {
                 continue;
             };
             let inside =
@@ -345,6 +353,57 @@ fn occluded_signs_are_partly_visible_and_hidden_ones_absent() {
 }
 
 #[test]
+fn other_vehicles_are_drawn_where_placed_and_hide_what_is_behind_them() {
+    let mut map = street_map();
+    map.signs.truncate(1);
+    // A low sign, so that a car's body can stand in front of it.
+    map.signs[0].position.z = 1.0;
+    let scene = Scene::build(&map, 3);
+    let cam = camera(Distortion::default());
+    let pose = pose_east(0.0, -1.7, 0.0);
+    let day = Conditions::preset(ConditionsPreset::Day);
+    let eye = cam.world_from_camera(&pose).position;
+    let sign = scene.drawn().signs[0].position;
+    // Halfway along the line of sight, driving east.
+    let mid = eye.lerp(&sign, 0.5);
+    let car = OtherVehicle {
+        pose: Pose::new(
+            Vec3::new(mid.x, mid.y, 0.0),
+            Attitude::from_heading(90f64.to_radians(), 0.0, 0.0),
+        ),
+        model: 5,
+    };
+    let probes = [sign, Vec3::new(40.0, -1.7, 0.0)];
+    let render = |traffic: &[OtherVehicle]| {
+        let extras = FrameExtras {
+            traffic,
+            probes: &probes,
+        };
+        scene.render_frame(&cam, &pose, &day, 0, &extras)
+    };
+    let (open, blocked) = (render(&[]), render(&[car]));
+    let seen = |frame: &RenderedFrame| {
+        frame
+            .signs
+            .iter()
+            .find(|s| s.sign_index == 0)
+            .map_or(0.0, |s| s.visible)
+    };
+    // Partly behind a parked car already; wholly behind the other vehicle.
+    assert!(seen(&open) > 0.3, "{}", seen(&open));
+    assert_eq!(seen(&blocked), 0.0);
+    assert_eq!(open.probes_visible, [true, true]);
+    assert_eq!(blocked.probes_visible, [false, true]);
+    // The car shows where it stands: its pixel differs from the open view.
+    let [u, v] = cam.project(&pose, &Vec3::new(mid.x, mid.y, 0.7)).unwrap();
+    let (a, b) = (
+        open.image.get_pixel(u as u32, v as u32),
+        blocked.image.get_pixel(u as u32, v as u32),
+    );
+    assert_ne!(a, b);
+}
+
+#[test]
 fn all_43_pictograms_differ() {
     let textures = pictograms::all_textures();
     assert_eq!(textures.len(), 43);
@@ -392,7 +451,8 @@ fn preset_names_parse() {
         .contains("noon"));
 }
 
-/// Regenerates the example frames in `docs/img/` (run with `--ignored`).
+/// Regenerates the example frames in `docs/img/` (run with `--ignored`), among them two
+/// with other traffic (`sim-traffic*.png`).
 #[test]
 #[ignore = "writes docs/img/sim-*.png"]
 fn write_example_frames() {
@@ -444,15 +504,45 @@ fn write_example_frames() {
         noise: 1.0,
         ..Conditions::preset(ConditionsPreset::Night)
     };
+    // Traffic: the street pose and time with the most other cars close ahead.
+    let network = crate::lanes::LaneNetwork::from_map(&town.map);
+    let traffic = crate::traffic::Traffic::spawn(&network, &town.map, 30.0, None, 1);
+    let close_ahead = |pose: &Pose, time: f64| {
+        traffic
+            .at_clear_of(time, pose)
+            .iter()
+            .filter(|car| {
+                let local = pose.inverse_transform_point(&car.pose.position);
+                (10.0..60.0).contains(&local.x) && local.y.abs() < 0.5 * local.x
+            })
+            .count()
+    };
+    let (busy, busy_time) = street
+        .iter()
+        .flat_map(|p| (0..10).map(move |k| (*p, 3.0 * k as f64)))
+        .max_by_key(|(p, t)| close_ahead(p, *t))
+        .unwrap();
+    let busy_traffic = traffic.at_clear_of(busy_time, busy);
+    let with_traffic = FrameExtras {
+        traffic: &busy_traffic,
+        probes: &[],
+    };
+    let night = Conditions {
+        noise: 1.0,
+        ..Conditions::preset(ConditionsPreset::Night)
+    };
     let img = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/img");
     std::fs::create_dir_all(&img).unwrap();
-    for (name, pose, conditions) in [
-        ("street", street[8], &day),
-        ("signs", *most_signs, &day),
-        ("underground", underground, &day),
-        ("night-rain", street[20], &night_rain),
+    let none = FrameExtras::default();
+    for (name, pose, conditions, extras) in [
+        ("street", street[8], &day, &none),
+        ("signs", *most_signs, &day, &none),
+        ("underground", underground, &day, &none),
+        ("night-rain", street[20], &night_rain, &none),
+        ("traffic", busy, &day, &with_traffic),
+        ("traffic-night", busy, &night, &with_traffic),
     ] {
-        let frame = scene.render(&cam, pose, conditions, 1).image;
+        let frame = scene.render_frame(&cam, pose, conditions, 1, extras).image;
         let file = std::fs::File::create(img.join(format!("sim-{name}.png"))).unwrap();
         let encoder = image::codecs::png::PngEncoder::new_with_quality(
             file,
