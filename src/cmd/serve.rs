@@ -3,8 +3,9 @@
 //! pipeline's `Localizer`), one at a time as they arrive; each frame's sentences go to
 //! every connected client at once.
 //!
-//! A frame "arrives" when it is decoded (with `--realtime`, when its time has come; when a
-//! file is served as fast as it can be, when the previous frame is done with).
+//! A frame "arrives" when it is decoded (from stdin), when its time has come (`--realtime`:
+//! a frame decoded late counts its lateness; decoding ahead of time is not counted), or,
+//! when a file is served as fast as it can be, when the previous frame is done with.
 //! Live inputs (`--realtime`, stdin) keep only the newest frame while one is being
 //! processed, as a camera would: when processing falls behind, frames are skipped rather
 //! than delayed. At exit (end of input, SIGINT or SIGTERM) the clients get what is queued
@@ -175,19 +176,18 @@ fn read_frames(open: OpenFrames, mailbox: &Mailbox, realtime: bool, live: bool) 
                 return;
             }
         };
-        if realtime {
+        // Played in real time, a frame arrives when it is due, as from a camera: a frame
+        // decoded late counts its lateness.
+        let at = if realtime {
             let due = start + Duration::from_secs_f64(frame.time_s.max(0.0));
             if let Some(wait) = due.checked_duration_since(Instant::now()) {
                 std::thread::sleep(wait);
             }
-        }
-        mailbox.put(
-            Arrival {
-                frame,
-                at: Instant::now(),
-            },
-            live,
-        );
+            due
+        } else {
+            Instant::now()
+        };
+        mailbox.put(Arrival { frame, at }, live);
     }
     mailbox.end(Ok(()));
 }
