@@ -447,28 +447,17 @@ mod tests {
     fn the_demo_drives_log_lands_on_its_frame_clock() {
         let drive = &crate::drive::discover(&demo_drive(), None).unwrap()[0];
         let log = drive.read_gnss().unwrap().unwrap();
-        assert_eq!(
-            (log.format, log.dated, log.fixes.len()),
-            (GnssFormat::Nmea, true, 100)
-        );
-        // sim.json: 100 epochs at 5 Hz, 75 with a fix (none underground).
-        assert_eq!(
-            log.fixes.iter().filter(|f| f.position.is_some()).count(),
-            75
-        );
-        let first = &log.fixes[0];
-        assert_eq!(first.utc_s, 1_718_964_000.0);
-        assert_eq!(
-            (first.quality, first.satellites),
-            (FixQuality::Autonomous, Some(8))
-        );
-        // The `nmea` crate reads HDOP, altitude and speed as f32.
-        assert!((first.hdop.unwrap() - 1.9).abs() < 1e-6);
-        assert!((first.position.unwrap().height - 116.42).abs() < 1e-4);
-        assert!((first.speed_mps.unwrap() - 26.98 * 1852.0 / 3600.0).abs() < 1e-4);
-        assert_eq!(first.course, Some(0.0));
-        let last = log.fixes.last().unwrap();
-        assert_eq!((last.quality, last.position), (FixQuality::Invalid, None));
+        // The simulator counts its epochs and fixes in sim.json (none underground).
+        let sim: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(demo_drive().join("sim.json")).unwrap())
+                .unwrap();
+        let count = |key: &str| sim["gnss"][key].as_u64().unwrap() as usize;
+        assert_eq!((log.format, log.dated), (GnssFormat::Nmea, true));
+        assert_eq!(log.fixes.len(), count("epochs"));
+        let fixes = log.fixes.iter().filter(|f| f.position.is_some()).count();
+        assert_eq!(fixes, count("fixes"));
+        assert!(fixes < log.fixes.len());
+        assert_eq!(log.fixes[0].utc_s, 1_718_964_000.0);
 
         let clock = log.frame_clock(drive.start_unix_s, None);
         assert_eq!(
@@ -512,6 +501,9 @@ mod tests {
         assert!((position.lat_deg() - 52.5).abs() < 1e-9 && (position.height - 85.0).abs() < 1e-9);
         assert!((fixes[0].course.unwrap() - std::f64::consts::FRAC_PI_2).abs() < 1e-9);
         assert!((fixes[0].speed_mps.unwrap() - 5.144_444).abs() < 1e-5);
+        assert_eq!(fixes[0].satellites, Some(11));
+        // The `nmea` crate reads HDOP, altitude and speed as f32.
+        assert!((fixes[0].hdop.unwrap() - 0.7).abs() < 1e-6);
         assert_eq!(
             (fixes[1].utc_s, fixes[1].quality),
             (1_735_689_600.0, FixQuality::Estimated)

@@ -159,6 +159,11 @@ impl<R: Read + Send> AnnexBSource<R> {
         Ok(source)
     }
 
+    /// The stream being read.
+    pub(super) fn reader(&self) -> &R {
+        &self.reader
+    }
+
     fn path(&self) -> PathBuf {
         self.info.path.clone()
     }

@@ -82,10 +82,11 @@ impl InputKind {
 }
 
 /// Opens `path` as a frame source of its kind. `fps` times the inputs that carry no time
-/// (raw H.264, image folders), usually `camera.toml`'s; an MP4 is timed by its samples.
+/// (raw H.264, image folders, an MP4 cut off before its index), usually `camera.toml`'s;
+/// an MP4 is otherwise timed by its samples.
 pub fn open(path: &Path, fps: f64) -> Result<Box<dyn FrameSource>, IoError> {
     Ok(match InputKind::of(path)? {
-        InputKind::Mp4 => Box::new(Mp4Source::open(path)?),
+        InputKind::Mp4 => mp4::open(path, fps)?,
         InputKind::AnnexB => {
             let file = std::fs::File::open(path).map_err(IoError::read(path))?;
             Box::new(AnnexBSource::new(std::io::BufReader::new(file), path, fps)?)

@@ -7,7 +7,7 @@
 //! units); they are rewritten to Annex-B, with the parameter sets from the track's `avcC`
 //! box ahead of the first, for OpenH264.
 
-use super::h264::{H264Decoder, START_CODE};
+use super::h264::{AnnexBSource, H264Decoder, START_CODE};
 use super::{Frame, FrameInfo, FrameSource};
 use crate::IoError;
 use image::RgbImage;
@@ -15,19 +15,72 @@ use mp4::{MoovBox, ReadBox};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 use std::fs::File;
-use std::io::{Cursor, Read, Seek, SeekFrom};
+use std::io::{BufReader, Cursor, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 /// Seconds from 1904-01-01 (MP4's epoch) to 1970-01-01.
 const MP4_EPOCH_TO_UNIX_S: u64 = 2_082_844_800;
 
 /// A top-level box of the file.
+#[derive(Clone, Copy)]
 struct TopBox {
     kind: [u8; 4],
     start: u64,
     header_len: u64,
     /// Where the box says it ends; past the end of the file when the file is cut off.
     end: u64,
+}
+
+/// An MP4 file's top-level boxes.
+struct Layout {
+    path: PathBuf,
+    file: File,
+    len: u64,
+    boxes: Vec<TopBox>,
+}
+
+impl Layout {
+    fn read(path: &Path) -> Result<Layout, IoError> {
+        let mut file = File::open(path).map_err(IoError::read(path))?;
+        let len = file.metadata().map_err(IoError::read(path))?.len();
+        let boxes = top_level_boxes(&mut file, len).map_err(IoError::read(path))?;
+        if boxes.first().map(|b| &b.kind) != Some(b"ftyp") {
+            return Err(IoError::file(
+                path,
+                "not an MP4 file: it does not begin with an 'ftyp' box",
+            ));
+        }
+        Ok(Layout {
+            path: path.to_owned(),
+            file,
+            len,
+            boxes,
+        })
+    }
+
+    fn find(&self, kind: &[u8; 4]) -> Option<TopBox> {
+        self.boxes.iter().find(|b| &b.kind == kind).copied()
+    }
+
+    /// The media data box of a file cut off inside it.
+    fn cut_media(&self) -> Option<TopBox> {
+        self.find(b"mdat").filter(|mdat| mdat.end > self.len)
+    }
+
+    /// Why a file without an index cannot be read; `detail` adds why reading it as a
+    /// stream failed.
+    fn no_index_error(&self, detail: Option<&str>) -> IoError {
+        let mut message = match self.cut_media() {
+            Some(_) => "the recording is cut off before its index ('moov' box), as when a \
+                        camera loses power while recording"
+                .to_owned(),
+            None => "no index ('moov' box) in the file".to_owned(),
+        };
+        if let Some(detail) = detail {
+            message = format!("{message}; {detail}");
+        }
+        IoError::file(&self.path, message)
+    }
 }
 
 /// One sample of the video track.
@@ -68,26 +121,24 @@ pub struct Mp4Source {
 impl Mp4Source {
     /// Opens `path` and reads its index. A file cut off inside its media data opens when
     /// the index comes first (frames up to the damage decode); one cut off before its
-    /// index (the usual damage of a recording that lost power) is an error.
+    /// index (the usual damage of a recording that lost power) is an error here, and read
+    /// without the index by `frames::open`.
     pub fn open(path: &Path) -> Result<Self, IoError> {
-        let mut file = File::open(path).map_err(IoError::read(path))?;
-        let file_len = file.metadata().map_err(IoError::read(path))?.len();
-        let boxes = top_level_boxes(&mut file, file_len).map_err(IoError::read(path))?;
-        if boxes.first().map(|b| &b.kind) != Some(b"ftyp") {
-            return Err(IoError::file(
-                path,
-                "not an MP4 file: it does not begin with an 'ftyp' box",
-            ));
+        let layout = Layout::read(path)?;
+        match layout.find(b"moov") {
+            Some(moov) => Mp4Source::with_index(layout, moov),
+            None => Err(layout.no_index_error(None)),
         }
-        let Some(moov) = boxes.iter().find(|b| &b.kind == b"moov") else {
-            let message = if boxes.iter().any(|b| &b.kind == b"mdat" && b.end > file_len) {
-                "the recording is cut off before its index ('moov' box), as when a camera \
-                 loses power while recording; no frame can be located without it"
-            } else {
-                "no index ('moov' box) in the file"
-            };
-            return Err(IoError::file(path, message));
-        };
+    }
+
+    fn with_index(layout: Layout, moov: TopBox) -> Result<Self, IoError> {
+        let Layout {
+            path,
+            mut file,
+            len: file_len,
+            ..
+        } = layout;
+        let path = &path;
         if moov.end > file_len {
             return Err(IoError::file(
                 path,
@@ -287,6 +338,162 @@ impl Iterator for Mp4Source {
 impl FrameSource for Mp4Source {
     fn info(&self) -> &FrameInfo {
         &self.info
+    }
+}
+
+/// The frames of an MP4 file: through its index, or, for a recording cut off before its
+/// index, from its media data read as a stream timed by `fps`. That needs the samples to
+/// carry their parameter sets in-band, as many dashcams write them; without them nothing
+/// can be decoded.
+pub(super) fn open(path: &Path, fps: f64) -> Result<Box<dyn FrameSource>, IoError> {
+    let layout = Layout::read(path)?;
+    if let Some(moov) = layout.find(b"moov") {
+        return Ok(Box::new(Mp4Source::with_index(layout, moov)?));
+    }
+    let Some(mdat) = layout.cut_media() else {
+        return Err(layout.no_index_error(None));
+    };
+    let mut media = UnindexedMedia {
+        file: BufReader::new(layout.file.try_clone().map_err(IoError::read(path))?),
+        position: mdat.start + mdat.header_len,
+        end: layout.len,
+        start_code_left: 0,
+        nal_left: 0,
+        cut_at: None,
+    };
+    media.skip_filler().map_err(IoError::read(path))?;
+    match AnnexBSource::new(media, path, fps) {
+        Ok(stream) => Ok(Box::new(Unindexed {
+            stream,
+            finished: false,
+        })),
+        Err(_) => Err(layout.no_index_error(Some(
+            "read without it, its media data gives no picture: the samples carry no \
+             parameter sets (SPS/PPS) of their own, or are not H.264",
+        ))),
+    }
+}
+
+/// The media data of an MP4 without index as an Annex-B stream: each sample's
+/// length-prefixed NAL units (4-byte lengths: the index that could say otherwise is lost)
+/// get start codes. It ends before the first NAL unit the file's end cuts.
+struct UnindexedMedia {
+    file: BufReader<File>,
+    position: u64,
+    end: u64,
+    /// Bytes of the current NAL unit's start code, then of its body, still to hand out.
+    start_code_left: usize,
+    nal_left: u64,
+    /// Where the file's end cut a NAL unit, once reached.
+    cut_at: Option<u64>,
+}
+
+impl UnindexedMedia {
+    /// Skips the filler box some writers leave at the start of the media data (the `mp4`
+    /// crate's writer keeps an 8-byte `wide` box there).
+    fn skip_filler(&mut self) -> std::io::Result<()> {
+        let mut header = [0u8; 8];
+        self.file.seek(SeekFrom::Start(self.position))?;
+        if self.position + 8 <= self.end {
+            self.file.read_exact(&mut header)?;
+            if matches!(
+                &header,
+                [0, 0, 0, 8, b'w', b'i', b'd', b'e'] | [0, 0, 0, 8, b'f', b'r', b'e', b'e']
+            ) {
+                self.position += 8;
+            }
+        }
+        self.file.seek(SeekFrom::Start(self.position)).map(|_| ())
+    }
+
+    /// Moves to the next non-empty NAL unit; false at the end of the data.
+    fn next_nal(&mut self) -> std::io::Result<bool> {
+        loop {
+            if self.position + 4 > self.end {
+                if self.position < self.end {
+                    self.cut_at = Some(self.position);
+                }
+                return Ok(false);
+            }
+            let mut length = [0u8; 4];
+            self.file.read_exact(&mut length)?;
+            let length = u64::from(u32::from_be_bytes(length));
+            if self.position + 4 + length > self.end {
+                self.cut_at = Some(self.position);
+                return Ok(false);
+            }
+            self.position += 4;
+            if length > 0 {
+                (self.start_code_left, self.nal_left) = (START_CODE.len(), length);
+                return Ok(true);
+            }
+        }
+    }
+}
+
+impl Read for UnindexedMedia {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.start_code_left == 0 && self.nal_left == 0 && !self.next_nal()? {
+            return Ok(0);
+        }
+        if self.start_code_left > 0 {
+            let from = START_CODE.len() - self.start_code_left;
+            let n = self.start_code_left.min(buf.len());
+            buf[..n].copy_from_slice(&START_CODE[from..from + n]);
+            self.start_code_left -= n;
+            return Ok(n);
+        }
+        let want = buf
+            .len()
+            .min(usize::try_from(self.nal_left).unwrap_or(usize::MAX));
+        let n = self.file.read(&mut buf[..want])?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        self.nal_left -= n as u64;
+        self.position += n as u64;
+        Ok(n)
+    }
+}
+
+/// The frames of a cut-off MP4 read without its index, then the error saying where it
+/// was cut.
+struct Unindexed {
+    stream: AnnexBSource<UnindexedMedia>,
+    finished: bool,
+}
+
+impl Iterator for Unindexed {
+    type Item = Result<Frame, IoError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.finished {
+            return None;
+        }
+        match self.stream.next() {
+            Some(Ok(frame)) => Some(Ok(frame)),
+            Some(Err(e)) => {
+                self.finished = true;
+                Some(Err(e))
+            }
+            None => {
+                self.finished = true;
+                let cut_at = self.stream.reader().cut_at?;
+                Some(Err(IoError::invalid(
+                    &self.stream.info().path,
+                    format!("byte {cut_at}"),
+                    "the recording is cut off here, inside a frame and before its index \
+                     ('moov' box); the frames before were read without the index, timed by \
+                     the camera's frame rate",
+                )))
+            }
+        }
+    }
+}
+
+impl FrameSource for Unindexed {
+    fn info(&self) -> &FrameInfo {
+        self.stream.info()
     }
 }
 

@@ -1,5 +1,5 @@
 use super::*;
-use ::mp4::{Mp4Reader, WriteBox};
+use ::mp4::{AvcConfig, MediaConfig, Mp4Config, Mp4Reader, Mp4Writer, TrackConfig, WriteBox};
 use std::io::Read;
 
 /// The demo drive: 300 frames, 960×540, 15 fps, written with the index at the end.
@@ -55,6 +55,51 @@ fn faststart_copy(path: &Path) -> u64 {
     out.extend_from_slice(&original[ftyp_len..ftyp_len + mdat_len as usize]);
     std::fs::write(path, &out).unwrap();
     out.len() as u64
+}
+
+/// The fixture remuxed (index at the end, as cameras write) with the parameter sets
+/// in-band ahead of every key frame, as many dashcams write them.
+fn in_band_copy(path: &Path) {
+    let mut reader = fixture_reader();
+    let track = &reader.tracks()[&1];
+    let (sps, pps) = (
+        track.sequence_parameter_set().unwrap().to_vec(),
+        track.picture_parameter_set().unwrap().to_vec(),
+    );
+    let config = TrackConfig {
+        track_type: track.track_type().unwrap(),
+        timescale: track.timescale(),
+        language: "und".into(),
+        media_conf: MediaConfig::AvcConfig(AvcConfig {
+            width: track.width(),
+            height: track.height(),
+            seq_param_set: sps.clone(),
+            pic_param_set: pps.clone(),
+        }),
+    };
+    let file = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    let mp4_config = Mp4Config {
+        major_brand: reader.ftyp.major_brand,
+        minor_version: reader.ftyp.minor_version,
+        compatible_brands: reader.ftyp.compatible_brands.clone(),
+        timescale: 1000,
+    };
+    let mut writer = Mp4Writer::write_start(file, &mp4_config).unwrap();
+    writer.add_track(&config).unwrap();
+    for id in 1..=reader.sample_count(1).unwrap() {
+        let mut sample = reader.read_sample(1, id).unwrap().unwrap();
+        if sample.is_sync {
+            let mut bytes = Vec::new();
+            for set in [&sps, &pps] {
+                bytes.extend_from_slice(&(set.len() as u32).to_be_bytes());
+                bytes.extend_from_slice(set);
+            }
+            bytes.extend_from_slice(&sample.bytes);
+            sample.bytes = bytes.into();
+        }
+        writer.write_sample(1, &sample).unwrap();
+    }
+    writer.write_end().unwrap();
 }
 
 /// The fixture's video as a raw Annex-B stream: parameter sets, then every sample's NAL
@@ -169,6 +214,51 @@ fn an_mp4_cut_off_before_its_index_is_a_clear_error() {
     let error = Mp4Source::open(&path).err().unwrap().to_string();
     assert!(error.contains("lost-power.mp4"), "{error}");
     assert!(error.contains("cut off before its index"), "{error}");
+    // Without its index, the fixture's media data cannot be decoded either: its samples
+    // leave the parameter sets to the index.
+    let error = open(&path, 15.0).err().unwrap().to_string();
+    assert!(
+        error.contains("lost-power.mp4") && error.contains("no parameter sets"),
+        "{error}"
+    );
+}
+
+#[test]
+fn an_mp4_cut_off_before_its_index_is_read_without_it_when_it_can_be() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("in-band.mp4");
+    in_band_copy(&path);
+    let indexed = all_frames(open(&path, 15.0).unwrap());
+    assert_eq!(indexed.len(), 300);
+    // Cut in half: the frames whose samples lie whole before the cut, with the times the
+    // camera's rate gives, then the error naming the byte.
+    let samples = Mp4Source::open(&path).unwrap().samples;
+    let bytes = std::fs::read(&path).unwrap();
+    let cut = bytes.len() / 2;
+    std::fs::write(&path, &bytes[..cut]).unwrap();
+    let whole = samples
+        .iter()
+        .take_while(|s| s.offset + u64::from(s.size) <= cut as u64)
+        .count();
+    assert!((100..200).contains(&whole), "{whole}");
+    let mut frames = Vec::new();
+    let mut error = None;
+    for frame in open(&path, 15.0).unwrap() {
+        match frame {
+            Ok(frame) => frames.push(frame),
+            Err(e) => error = Some(e.to_string()),
+        }
+    }
+    assert_eq!(frames.len(), whole);
+    for (k, (frame, expected)) in frames.iter().zip(&indexed).enumerate() {
+        assert!(frame.image == expected.image, "frame {k} differs");
+        assert!((frame.time_s - expected.time_s).abs() < 1e-9);
+    }
+    let error = error.expect("the cut is an error");
+    assert!(
+        error.contains("in-band.mp4, byte ") && error.contains("cut off"),
+        "{error}"
+    );
 }
 
 #[test]
