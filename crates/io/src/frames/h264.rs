@@ -88,7 +88,7 @@ fn is_slice(nal: &[u8]) -> bool {
 }
 
 /// The position of the next `00 00 01` start code at or after `from`.
-fn find_start_code(bytes: &[u8], from: usize) -> Option<usize> {
+pub(super) fn find_start_code(bytes: &[u8], from: usize) -> Option<usize> {
     let mut i = from;
     while i + 3 <= bytes.len() {
         match bytes[i + 2] {

@@ -1,5 +1,6 @@
 use super::*;
 use ::mp4::{AvcConfig, MediaConfig, Mp4Config, Mp4Reader, Mp4Writer, TrackConfig, WriteBox};
+use proptest::prelude::*;
 use std::io::Read;
 
 /// The demo drive: 300 frames, 960×540, 15 fps, written with the index at the end.
@@ -394,4 +395,51 @@ fn image_folders_read_in_name_order_timed_by_fps() {
         .unwrap()
         .to_string();
     assert!(error.contains("no .png or .jpg"), "{error}");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn start_codes_are_found_where_a_plain_search_finds_them(
+        bytes in proptest::collection::vec(prop_oneof![Just(0u8), Just(1u8), any::<u8>()], 0..64),
+        from in 0usize..8,
+    ) {
+        let plain = (from..bytes.len().saturating_sub(2)).find(|&i| bytes[i..i + 3] == [0, 0, 1]);
+        prop_assert_eq!(h264::find_start_code(&bytes, from), plain);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(6))]
+
+    #[test]
+    fn a_stream_decodes_the_same_however_its_reads_are_cut(chunk in 1usize..70_000) {
+        static PREFIX: std::sync::OnceLock<(Vec<u8>, Vec<Frame>)> = std::sync::OnceLock::new();
+        let (stream, expected) = PREFIX.get_or_init(|| {
+            // The first 20 pictures: up to the start code of the 21st slice.
+            let stream = annex_b_stream();
+            let mut slices = 0;
+            let mut at = 0;
+            while let Some(found) = h264::find_start_code(&stream, at) {
+                if matches!(stream[found + 3] & 0x1f, 1 | 5) {
+                    slices += 1;
+                    if slices == 21 {
+                        let prefix = stream[..found].to_vec();
+                        let frames = all_frames(AnnexBSource::new(&prefix[..], Path::new("-"), 15.0).unwrap());
+                        return (prefix, frames);
+                    }
+                }
+                at = found + 3;
+            }
+            unreachable!("the fixture has more than 20 pictures")
+        });
+        prop_assert_eq!(expected.len(), 20);
+        let reader = Trickle { bytes: stream, chunk };
+        let frames = all_frames(AnnexBSource::new(reader, Path::new("-"), 15.0).unwrap());
+        prop_assert_eq!(frames.len(), expected.len());
+        for (frame, expected) in frames.iter().zip(expected) {
+            prop_assert!(frame.image == expected.image);
+        }
+    }
 }
