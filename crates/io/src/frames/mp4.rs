@@ -18,6 +18,10 @@ use std::fs::File;
 use std::io::{BufReader, Cursor, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
+/// Limits past which an index is taken as corrupt rather than allocated: a 1 GiB `moov`,
+/// and 10 million samples (almost 4 days at 30 fps; 240 MB of sample table).
+const MAX_INDEX_BYTES: u64 = 1 << 30;
+const MAX_SAMPLES: usize = 10_000_000;
 /// Seconds from 1904-01-01 (MP4's epoch) to 1970-01-01.
 const MP4_EPOCH_TO_UNIX_S: u64 = 2_082_844_800;
 
@@ -145,6 +149,15 @@ impl Mp4Source {
                 format!(
                     "the file ends at byte {file_len}, inside its index ('moov' box, bytes {}‥{})",
                     moov.start, moov.end
+                ),
+            ));
+        }
+        if moov.end - moov.start > MAX_INDEX_BYTES {
+            return Err(IoError::file(
+                path,
+                format!(
+                    "the index ('moov' box) claims {} bytes: corrupt",
+                    moov.end - moov.start
                 ),
             ));
         }
@@ -596,6 +609,9 @@ fn unsupported_codec(kind: [u8; 4]) -> String {
 fn sample_table(moov: &MoovBox, number: usize) -> Result<Vec<Sample>, String> {
     let stbl = &moov.traks[number].mdia.minf.stbl;
     let count = stbl.stsz.sample_count as usize;
+    if count > MAX_SAMPLES {
+        return Err(format!("stsz claims {count} samples"));
+    }
     let size_of = |i: usize| -> Result<u32, String> {
         if stbl.stsz.sample_size > 0 {
             Ok(stbl.stsz.sample_size)
