@@ -212,6 +212,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     };
 
     let mut queued = LatencyHistogram::default();
+    // Where the time goes: detection, and association + solving + filtering.
+    let (mut detecting, mut locating) = (LatencyHistogram::default(), LatencyHistogram::default());
     let mut processed = 0u64;
     let mut epoch = String::new();
     let outcome = loop {
@@ -220,6 +222,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             Ok(None) | Err(None) => break Ok(()),
             Err(Some(outcome)) => break outcome,
         };
+        let started = Instant::now();
         let detections = match detector.detect(&arrival.frame.image) {
             Ok(detections) => detections,
             Err(error) => {
@@ -229,7 +232,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
                 ))
             }
         };
+        let detected = Instant::now();
+        detecting.record(detected - started);
         let record = localizer.locate(arrival.frame.index, arrival.frame.time_s, &detections);
+        locating.record(detected.elapsed());
         epoch.clear();
         mapfix_io::nmea::write_epoch(&record, &mut epoch);
         server.broadcast(epoch.as_bytes(), arrival.at);
@@ -257,6 +263,14 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     eprintln!(
         "mapfix serve: latency frame arrival → written to a client: {}",
         percentiles(&sent)
+    );
+    eprintln!(
+        "mapfix serve: time per frame detecting: {}",
+        percentiles(&detecting)
+    );
+    eprintln!(
+        "mapfix serve: time per frame locating: {}",
+        percentiles(&locating)
     );
     eprintln!(
         "mapfix serve: {} clients connected, {} dropped as too slow, {} gone",
