@@ -110,6 +110,9 @@ pub struct AssociationOptions {
     pub sign_sigma_px: f64,
     /// Detector noise on a lane point (px, 1σ).
     pub lane_sigma_px: f64,
+    /// How far the world's landmarks stand from where the map puts them (m, 1σ per axis):
+    /// a surveyed map is good to centimetres, not exactly.
+    pub map_sigma_m: f64,
     /// Detections below this score are ignored.
     pub min_score: f32,
     /// Depth (m) at which a lane's image offset is judged against the pose uncertainty.
@@ -123,6 +126,7 @@ impl Default for AssociationOptions {
         Self {
             sign_sigma_px: 1.5,
             lane_sigma_px: 3.0,
+            map_sigma_m: 0.05,
             min_score: 0.3,
             lane_reference_depth: 12.0,
             min_lane_points: 3,
@@ -139,6 +143,17 @@ pub fn project_with_jacobian(
     jacobian(prior, |pose| {
         camera.project(pose, point).map(|[u, v]| Vector2::new(u, v))
     })
+}
+
+/// The pixel covariance from a landmark's own map error: moving the landmark by δ moves
+/// its pixel as moving the vehicle by −δ does, so the position columns of the pose
+/// Jacobian carry it.
+pub fn map_error<const M: usize>(
+    jacobian: &SMatrix<f64, M, POSE_PARAMETERS>,
+    sigma: f64,
+) -> SMatrix<f64, M, M> {
+    let position = jacobian.fixed_view::<M, 3>(0, 0);
+    position * position.transpose() * (sigma * sigma)
 }
 
 /// Pairs detections with the map landmarks in `visible` (seen from `prior.pose()`).
@@ -172,7 +187,8 @@ fn associate_signs(
         .iter()
         .map(|seen| {
             let (pixel, j) = project_with_jacobian(camera, prior, &map.signs[seen.sign].position)?;
-            let covariance = j * prior.covariance * j.transpose() + noise;
+            let covariance =
+                j * prior.covariance * j.transpose() + map_error(&j, options.map_sigma_m) + noise;
             Some((pixel, covariance.try_inverse()?))
         })
         .collect();
@@ -290,7 +306,7 @@ fn associate_lanes(
     let fx = camera.intrinsics.fx;
     let depth = options.lane_reference_depth;
     let sigma_px = (options.lane_sigma_px.powi(2)
-        + fx * fx * lateral_variance / (depth * depth)
+        + fx * fx * (lateral_variance + options.map_sigma_m.powi(2)) / (depth * depth)
         + fx * fx * prior.covariance[(3, 3)])
         .sqrt();
     let gate = 9.0; // (3σ)² on the mean offset

@@ -1,8 +1,10 @@
 //! The extended Kalman filter over the vehicle's motion.
 //!
 //! State: east, north, up (m, the vehicle's reference point), yaw (rad, counter-clockwise
-//! from east), speed along the yaw (m/s), yaw rate (rad/s), climb rate (m/s), and the slow
-//! error of the GNSS receiver in east, north and up (m). Motion is constant turn rate and
+//! from east), speed along the yaw (m/s), yaw rate (rad/s), climb rate (m/s), the slow
+//! error of the GNSS receiver in east, north and up (m), and the body's pitch on its
+//! suspension relative to the road's grade (rad; it leans back when accelerating and dips
+//! when braking, and a camera that ignores it misjudges every range). Motion is constant turn rate and
 //! velocity; the unknown accelerations enter as white noise (longitudinal, yaw and
 //! vertical accelerations, plus a little sideways slip), and the receiver error as a
 //! first-order Gauss–Markov process — GNSS errors in a city are correlated over tens of
@@ -12,7 +14,7 @@ use mapfix_core::pose::wrap_angle;
 use mapfix_core::Vec3;
 use nalgebra::{SMatrix, SVector};
 
-pub const STATE: usize = 10;
+pub const STATE: usize = 11;
 pub const EAST: usize = 0;
 pub const NORTH: usize = 1;
 pub const UP: usize = 2;
@@ -21,6 +23,7 @@ pub const SPEED: usize = 4;
 pub const YAW_RATE: usize = 5;
 pub const CLIMB: usize = 6;
 pub const GNSS_BIAS: usize = 7;
+pub const BODY_PITCH: usize = 10;
 
 pub type State = SVector<f64, STATE>;
 pub type Covariance = SMatrix<f64, STATE, STATE>;
@@ -40,6 +43,9 @@ pub struct MotionNoise {
     pub gnss_bias_horizontal: f64,
     pub gnss_bias_vertical: f64,
     pub gnss_bias_time: f64,
+    /// The body's pitch relative to the road (rad, 1σ) and its correlation time (s).
+    pub body_pitch: f64,
+    pub body_pitch_time: f64,
 }
 
 impl Default for MotionNoise {
@@ -52,6 +58,8 @@ impl Default for MotionNoise {
             gnss_bias_horizontal: 1.5,
             gnss_bias_vertical: 2.5,
             gnss_bias_time: 60.0,
+            body_pitch: 0.5f64.to_radians(),
+            body_pitch_time: 2.0,
         }
     }
 }
@@ -112,6 +120,7 @@ impl Ekf {
         diagonal[GNSS_BIAS] = noise.gnss_bias_horizontal.powi(2);
         diagonal[GNSS_BIAS + 1] = noise.gnss_bias_horizontal.powi(2);
         diagonal[GNSS_BIAS + 2] = noise.gnss_bias_vertical.powi(2);
+        diagonal[BODY_PITCH] = noise.body_pitch.powi(2);
         Self {
             x,
             p: Covariance::from_diagonal(&diagonal),
@@ -164,6 +173,9 @@ impl Ekf {
         for i in 0..3 {
             f[(GNSS_BIAS + i, GNSS_BIAS + i)] = keep;
         }
+        let pitch_keep = (-dt / self.noise.body_pitch_time).exp();
+        f[(BODY_PITCH, BODY_PITCH)] = pitch_keep;
+        x[BODY_PITCH] *= pitch_keep;
         x[EAST] += v * c * dt;
         x[NORTH] += v * s * dt;
         x[UP] += x[CLIMB] * dt;
@@ -210,6 +222,7 @@ impl Ekf {
         for (i, sigma) in bias_sigmas.into_iter().enumerate() {
             q[(GNSS_BIAS + i, GNSS_BIAS + i)] = sigma * sigma * (1.0 - keep * keep);
         }
+        q[(BODY_PITCH, BODY_PITCH)] = n.body_pitch.powi(2) * (1.0 - pitch_keep * pitch_keep);
         self.p = f * self.p * f.transpose() + q;
         self.time_s = time_s;
     }

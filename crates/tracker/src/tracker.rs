@@ -2,11 +2,12 @@
 //! detections, through association, solving and the filter, to one estimate per frame.
 
 use crate::associate::{
-    associate, jacobian, project_with_jacobian, row_offsets, Association, AssociationOptions,
-    Prior, POSE_PARAMETERS,
+    associate, jacobian, map_error, project_with_jacobian, row_offsets, Association,
+    AssociationOptions, Prior, POSE_PARAMETERS,
 };
 use crate::filter::{
-    chi2_gate, Ekf, Innovation, MotionNoise, Start, CLIMB, EAST, GNSS_BIAS, SPEED, STATE, UP, YAW,
+    chi2_gate, Ekf, Innovation, MotionNoise, Start, BODY_PITCH, CLIMB, EAST, GNSS_BIAS, NORTH,
+    SPEED, STATE, UP, YAW,
 };
 use crate::global::{global_search, GlobalOptions};
 use crate::gnss::{GnssInput, GnssQuality};
@@ -190,6 +191,9 @@ pub struct TrackerOptions {
     pub wheelbase: f64,
     /// How well the map's lane lines give the road's height under the vehicle (m, 1σ).
     pub road_sigma: f64,
+    /// Frames over which the map errors of the landmarks in view stay the same: vision
+    /// variances are scaled by it, so that the filter does not average those errors away.
+    pub map_error_frames: f64,
     /// Floor on a vision fix's variance (east, north, up in m; yaw in rad; 1σ).
     pub fix_floor: [f64; 4],
 }
@@ -217,6 +221,7 @@ impl Default for TrackerOptions {
             landmark_lane_points: 6,
             wheelbase: 2.8,
             road_sigma: 0.05,
+            map_error_frames: 10.0,
             fix_floor: [0.02, 0.02, 0.05, 0.1f64.to_radians()],
         }
     }
@@ -326,7 +331,7 @@ impl Tracker {
         let pose = self.ekf.as_ref().map(|ekf| TrackedPose {
             position: ekf.position(),
             yaw: ekf.yaw(),
-            pitch: self.pitch,
+            pitch: self.pitch + ekf.x[BODY_PITCH],
             speed: ekf.x[SPEED],
             covariance: ekf.pose_covariance(),
             level: self.map().level_at(&ekf.position()),
@@ -520,18 +525,20 @@ impl Tracker {
 
     /// The prior for association: the filter's pose, the road's pitch, no roll.
     fn prior(&self, ekf: &Ekf) -> Prior {
+        // East, north, up, yaw and the body's pitch come from the filter; roll is unknown.
+        let from_state = [EAST, NORTH, UP, YAW, BODY_PITCH];
         let mut covariance = SMatrix::<f64, POSE_PARAMETERS, POSE_PARAMETERS>::zeros();
-        covariance
-            .fixed_view_mut::<4, 4>(0, 0)
-            .copy_from(&ekf.pose_covariance());
-        let attitude_variance = self.options.vision.attitude_sigma.powi(2);
-        covariance[(4, 4)] = attitude_variance;
-        covariance[(5, 5)] = attitude_variance;
+        for (i, &a) in from_state.iter().enumerate() {
+            for (j, &b) in from_state.iter().enumerate() {
+                covariance[(i, j)] = ekf.p[(a, b)];
+            }
+        }
+        covariance[(5, 5)] = self.options.vision.roll_sigma.powi(2);
         Prior {
             position: ekf.position(),
             attitude: Attitude {
                 roll: 0.0,
-                pitch: self.pitch,
+                pitch: self.pitch + ekf.x[BODY_PITCH],
                 yaw: ekf.yaw(),
             },
             covariance,
@@ -606,7 +613,13 @@ impl Tracker {
         let Some(ekf) = &mut self.ekf else {
             return used;
         };
-        let outcome = update_with_fix(ekf, fix, &self.options.fix_floor, chi2_gate(4));
+        let outcome = update_with_fix(
+            ekf,
+            fix,
+            &self.options.fix_floor,
+            self.options.map_error_frames,
+            chi2_gate(4),
+        );
         if outcome.applied {
             self.rejected_fixes = 0;
             self.last_vision_s = Some(time_s);
@@ -703,8 +716,8 @@ impl Tracker {
         covariance
             .fixed_view_mut::<4, 4>(0, 0)
             .copy_from(&found.covariance);
-        covariance[(4, 4)] = self.options.vision.attitude_sigma.powi(2);
-        covariance[(5, 5)] = covariance[(4, 4)];
+        covariance[(4, 4)] = self.options.noise.body_pitch.powi(2);
+        covariance[(5, 5)] = self.options.vision.roll_sigma.powi(2);
         let prior = Prior {
             position: found.position,
             attitude: Attitude {
@@ -747,7 +760,14 @@ impl Tracker {
             paired.lanes.len(),
         );
         let applied = self.ekf.as_mut().is_some_and(|ekf| {
-            update_with_fix(ekf, &fix, &self.options.fix_floor, chi2_gate(4)).applied
+            update_with_fix(
+                ekf,
+                &fix,
+                &self.options.fix_floor,
+                self.options.map_error_frames,
+                chi2_gate(4),
+            )
+            .applied
         });
         if applied {
             self.last_vision_s = Some(time_s);
@@ -769,6 +789,10 @@ impl Tracker {
         };
         let sign_variance = self.options.association.sign_sigma_px.powi(2);
         let lane_variance = self.options.association.lane_sigma_px.powi(2);
+        // A landmark's map error stays for many frames: the filter must not average it away.
+        let map_variance =
+            self.options.association.map_sigma_m.powi(2) * self.options.map_error_frames;
+        let shared = self.options.landmark_lane_points as f64;
         let mut signs = 0;
         for pair in &association.signs {
             let prior = self.prior(&ekf);
@@ -778,7 +802,7 @@ impl Tracker {
             };
             let [u, v] = detections.signs[pair.detection].center;
             let z = Vector2::new(f64::from(u), f64::from(v));
-            let (h, r) = split_jacobian(&j, &prior, sign_variance);
+            let (h, r) = split_jacobian(&j, &prior, sign_variance, map_variance, false);
             signs += usize::from(ekf.update(&z, &pixel, &h, &r, &[], chi2_gate(2)).applied);
         }
         let mut lanes = 0;
@@ -805,7 +829,9 @@ impl Tracker {
                 let Some((predicted, j)) = jacobian(&prior, column) else {
                     continue;
                 };
-                let (h, r) = split_jacobian(&j, &prior, lane_variance);
+                // The map error along one line drifts slowly: its points share it.
+                let (h, r) =
+                    split_jacobian(&j, &prior, lane_variance, map_variance * shared, false);
                 used |= ekf
                     .update(&Vector1::new(u), &predicted, &h, &r, &[], chi2_gate(1))
                     .applied;
@@ -817,32 +843,56 @@ impl Tracker {
     }
 }
 
-/// An image measurement's Jacobian split into the filter's part (east, north, up, yaw)
-/// and the noise from the roll and pitch the filter does not estimate.
+/// An image measurement's Jacobian split into the filter's part (east, north, up, yaw, and
+/// the body's pitch where `with_pitch`) and the noise: the detector's, the landmark's map
+/// error (variance in m²), the roll the filter does not estimate, and the pitch where this
+/// measurement does not estimate it. Single signs and lane lines leave the pitch to the
+/// solver's fixes: one sign's height in the image trades pitch against range, and on a
+/// vertical curve lanes trade it against the position along the road (both measured on the
+/// demo drive).
 fn split_jacobian<const M: usize>(
     j: &SMatrix<f64, M, POSE_PARAMETERS>,
     prior: &Prior,
     pixel_variance: f64,
+    map_variance: f64,
+    with_pitch: bool,
 ) -> (SMatrix<f64, M, STATE>, SMatrix<f64, M, M>) {
     let mut h = SMatrix::<f64, M, STATE>::zeros();
     h.fixed_view_mut::<M, 4>(0, EAST)
         .copy_from(&j.fixed_view::<M, 4>(0, 0));
-    let attitude = j.fixed_view::<M, 2>(0, 4);
-    let attitude_covariance = prior.covariance.fixed_view::<2, 2>(4, 4);
-    let r = SMatrix::<f64, M, M>::identity() * pixel_variance
-        + attitude * attitude_covariance * attitude.transpose();
+    let (pitch, roll) = (j.column(4), j.column(5));
+    let mut r = SMatrix::<f64, M, M>::identity() * pixel_variance
+        + map_error(j, map_variance.sqrt())
+        + roll * roll.transpose() * prior.covariance[(5, 5)];
+    if with_pitch {
+        h.set_column(BODY_PITCH, &pitch);
+    } else {
+        r += pitch * pitch.transpose() * prior.covariance[(4, 4)];
+    }
     (h, r)
 }
 
-/// A vision fix as a measurement of east, north, up and yaw.
-fn update_with_fix(ekf: &mut Ekf, fix: &VisionFix, floor: &[f64; 4], gate: f64) -> Innovation {
+/// A vision fix as a measurement of east, north, up and yaw. Its errors come largely from
+/// the map's errors of the landmarks in view, which stay the same for `map_error_frames`
+/// frames: the covariance is scaled by that count so that the filter cannot average them
+/// away.
+fn update_with_fix(
+    ekf: &mut Ekf,
+    fix: &VisionFix,
+    floor: &[f64; 4],
+    map_error_frames: f64,
+    gate: f64,
+) -> Innovation {
     let mut h = SMatrix::<f64, 4, STATE>::zeros();
     for i in 0..4 {
         h[(i, EAST + i)] = 1.0;
     }
+    // The fix was solved with the filter's pitch; had the pitch been higher by δ, the fix
+    // would have moved by sensitivity·δ, so the true pitch enters with the opposite sign.
+    h.set_column(BODY_PITCH, &(-fix.pitch_sensitivity));
     let z = Vector4::new(fix.position.x, fix.position.y, fix.position.z, fix.yaw);
     let predicted = Vector4::new(ekf.x[EAST], ekf.x[EAST + 1], ekf.x[UP], ekf.x[YAW]);
-    let mut r = fix.covariance;
+    let mut r = fix.covariance * map_error_frames;
     for (i, sigma) in floor.iter().enumerate() {
         r[(i, i)] = r[(i, i)].max(sigma * sigma);
     }

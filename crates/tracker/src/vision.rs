@@ -28,6 +28,9 @@ pub struct VisionFix {
     pub camera: Fix,
     /// Lane rays that entered the solve.
     pub lane_rays: usize,
+    /// How the fix (east, north, up, yaw) moves per radian of pitch the solver was told:
+    /// the filter, which estimates the body's pitch, accounts for it.
+    pub pitch_sensitivity: Vector4<f64>,
 }
 
 /// Why a frame gave no vision fix.
@@ -53,9 +56,9 @@ pub struct VisionOptions {
     pub max_residual_rms: f64,
     /// Largest acceptable horizontal 1σ (m).
     pub max_horizontal_sigma: f64,
-    /// Uncertainty (rad, 1σ) of the roll and pitch the upright solver is told: the road's
-    /// grade is known, the body's pitching on its suspension and bumps are not.
-    pub attitude_sigma: f64,
+    /// Uncertainty (rad, 1σ) of the roll the upright solver is told (none): the body
+    /// rolls in bends and on bumps.
+    pub roll_sigma: f64,
 }
 
 impl Default for VisionOptions {
@@ -65,7 +68,7 @@ impl Default for VisionOptions {
             max_lane_rays: 16,
             max_residual_rms: 0.004,
             max_horizontal_sigma: 3.0,
-            attitude_sigma: 0.5f64.to_radians(),
+            roll_sigma: 0.3f64.to_radians(),
         }
     }
 }
@@ -147,20 +150,22 @@ pub fn solve_frame(
         });
     }
     // The solver trusts the roll and pitch it is told; how far the answer moves when they
-    // change is the share of their uncertainty in the fix's.
-    for parameter in [4, 5] {
+    // change says what their errors do to it: the roll's uncertainty joins the covariance,
+    // the pitch's sensitivity goes to the filter, which estimates the pitch.
+    let sensitivity = |parameter: usize| -> Result<Vector4<f64>, VisionError> {
         let mut delta = [0.0; POSE_PARAMETERS];
         delta[parameter] = ATTITUDE_STEP;
         let moved = solve_at(&delta)?;
-        let mut change = Vector4::new(
+        Ok(Vector4::new(
             moved.position.x - vehicle_fix.position.x,
             moved.position.y - vehicle_fix.position.y,
             moved.position.z - vehicle_fix.position.z,
             wrap_angle(moved.yaw - vehicle_fix.yaw),
-        );
-        change *= options.attitude_sigma / ATTITUDE_STEP;
-        vehicle_fix.covariance += change * change.transpose();
-    }
+        ) / ATTITUDE_STEP)
+    };
+    let roll = sensitivity(5)? * options.roll_sigma;
+    vehicle_fix.pitch_sensitivity = sensitivity(4)?;
+    vehicle_fix.covariance += roll * roll.transpose();
     let horizontal = vehicle_fix.covariance.fixed_view::<2, 2>(0, 0);
     let sigma = horizontal.trace().sqrt();
     if !(sigma <= options.max_horizontal_sigma) {
@@ -194,6 +199,7 @@ pub fn to_vehicle(camera: &CameraModel, fix: &Fix) -> VisionFix {
         covariance,
         camera: *fix,
         lane_rays: 0,
+        pitch_sensitivity: Vector4::zeros(),
     }
 }
 
