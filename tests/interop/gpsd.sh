@@ -9,13 +9,15 @@
 # - gpsd's eph is our 95 % radius (HDOP × 4.75 m for quality 2, × 19 m otherwise);
 # - mapfix serve exits cleanly at the end of the drive and logs its latency percentiles.
 # Installs gpsd and gpsd-clients with apt-get when CI=true; skips (exit 0, saying so) when
-# they are missing elsewhere. MAPFIX=path/to/mapfix uses that binary instead of building.
+# they are missing elsewhere. MAPFIX=path/to/mapfix uses that binary instead of building;
+# MODEL=path/to/detector.safetensors another detector than the shipped one.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 max_error_m=${MAX_ERROR_M:-1.0}
 fraction_outside=${FRACTION_OUTSIDE:-0.05}
 drive=fixtures/demo-drive
+model=${MODEL:-models/detector.safetensors}
 
 if ! command -v gpsd >/dev/null || ! command -v gpspipe >/dev/null; then
     if [ "${CI:-}" = true ]; then
@@ -49,7 +51,7 @@ free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-"$MAPFIX" serve "$drive" --map maps/demo-town.geojson --realtime --listen 127.0.0.1:0 \
+"$MAPFIX" serve "$drive" --map maps/demo-town.geojson --model "$model" --realtime --listen 127.0.0.1:0 \
     >"$work/serve.out" 2>"$work/serve.log" &
 serve_pid=$!
 pids+=("$serve_pid")
