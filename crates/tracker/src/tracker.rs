@@ -830,8 +830,16 @@ impl Tracker {
                     continue;
                 };
                 // The map error along one line drifts slowly: its points share it.
-                let (h, r) =
+                let (mut h, r) =
                     split_jacobian(&j, &prior, lane_variance, map_variance * shared, false);
+                // A lane line says where the vehicle is across the road, not along it; what
+                // it seems to say along it comes from the road's grade under a position
+                // already uncertain along the road, and would feed back into the speed.
+                let along = Vector2::new(ekf.yaw().cos(), ekf.yaw().sin());
+                let plan = Vector2::new(h[(0, EAST)], h[(0, NORTH)]);
+                let across = plan - along * plan.dot(&along);
+                h[(0, EAST)] = across.x;
+                h[(0, NORTH)] = across.y;
                 used |= ekf
                     .update(&Vector1::new(u), &predicted, &h, &r, &[], chi2_gate(1))
                     .applied;
