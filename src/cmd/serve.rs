@@ -315,7 +315,7 @@ fn prepare(
         }
         let drive = drives.remove(0);
         let gnss = args.gnss.clone().or_else(|| drive.gnss.clone());
-        let (camera, start_unix_s) = (drive.camera.clone(), drive.start_unix_s);
+        let (camera, start_unix_s) = (drive.camera, drive.start_unix_s);
         (
             camera,
             Box::new(move || drive.open_frames()),
