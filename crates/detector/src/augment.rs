@@ -347,6 +347,19 @@ mod tests {
         (image, item)
     }
 
+    /// Zoom and shift without any change of colour.
+    fn geometry_only() -> Augmentation {
+        Augmentation {
+            brightness: 0.0,
+            contrast: 0.0,
+            saturation: 0.0,
+            channel_gain: 0.0,
+            blur_chance: 0.0,
+            max_noise: 0.0,
+            ..Augmentation::default()
+        }
+    }
+
     #[test]
     fn a_plain_example_halves_a_1280_frame_with_its_labels() {
         let (image, item) = scene();
@@ -366,15 +379,7 @@ mod tests {
     #[test]
     fn augmented_labels_follow_the_pixels() {
         let (image, item) = scene();
-        let quiet = Augmentation {
-            brightness: 0.0,
-            contrast: 0.0,
-            saturation: 0.0,
-            channel_gain: 0.0,
-            blur_chance: 0.0,
-            max_noise: 0.0,
-            ..Augmentation::default()
-        };
+        let quiet = geometry_only();
         let mut rng = ChaCha8Rng::seed_from_u64(3);
         let mut seen = 0;
         for _ in 0..20 {
@@ -401,15 +406,7 @@ mod tests {
     #[test]
     fn augmentation_changes_colours_but_not_the_padding_and_repeats_with_its_seed() {
         let (image, item) = scene();
-        let quiet = Augmentation {
-            brightness: 0.0,
-            contrast: 0.0,
-            saturation: 0.0,
-            channel_gain: 0.0,
-            blur_chance: 0.0,
-            max_noise: 0.0,
-            ..Augmentation::default()
-        };
+        let quiet = geometry_only();
         let draw = |seed, augmentation: &Augmentation| {
             let mut rng = ChaCha8Rng::seed_from_u64(seed);
             augmented_example(&image, &item, augmentation, &mut rng).unwrap()

@@ -206,11 +206,15 @@ fn cache_examples(
     Ok(cached)
 }
 
-/// The heads' inputs and targets for a batch of cached examples.
-fn batch(
-    examples: &[CachedExample],
-    indices: &[usize],
-) -> Result<(Features, Vec<Vec<SignTarget>>, Vec<Option<Vec<LaneTarget>>>)> {
+/// The heads' inputs and targets for a batch.
+struct Batch {
+    features: Features,
+    signs: Vec<Vec<SignTarget>>,
+    lanes: Vec<Option<Vec<LaneTarget>>>,
+}
+
+/// Gathers a batch of cached examples.
+fn batch(examples: &[CachedExample], indices: &[usize]) -> Result<Batch> {
     let level = |k: usize| -> Result<Tensor> {
         let parts: Vec<&Tensor> = indices.iter().map(|&i| &examples[i].features[k]).collect();
         Ok(Tensor::cat(&parts, 0)?.to_dtype(DType::F32)?)
@@ -222,7 +226,11 @@ fn batch(
     };
     let signs = indices.iter().map(|&i| examples[i].signs.clone()).collect();
     let lanes = indices.iter().map(|&i| examples[i].lanes.clone()).collect();
-    Ok((features, signs, lanes))
+    Ok(Batch {
+        features,
+        signs,
+        lanes,
+    })
 }
 
 /// The two heads with their variables.
@@ -238,9 +246,9 @@ fn losses(
     indices: &[usize],
     lane_weight: f64,
 ) -> Result<(Tensor, f64, f64)> {
-    let (features, signs, lanes) = batch(examples, indices)?;
-    let sign = sign_loss(&heads.sign.forward(&features)?, &signs)?;
-    let lane = lane_loss(&heads.lane.forward(&features)?, &lanes)?;
+    let batch = batch(examples, indices)?;
+    let sign = sign_loss(&heads.sign.forward(&batch.features)?, &batch.signs)?;
+    let lane = lane_loss(&heads.lane.forward(&batch.features)?, &batch.lanes)?;
     let sign_value = f64::from(sign.total.to_scalar::<f32>()?);
     let lane_value = f64::from(lane.total.to_scalar::<f32>()?);
     let total = (sign.total + (lane.total * lane_weight)?)?;
@@ -524,7 +532,10 @@ mod tests {
 
     #[test]
     fn the_learning_rate_warms_up_then_decays_to_its_floor() {
-        let config = TrainConfig::default();
+        let config = TrainConfig {
+            warmup_steps: 100,
+            ..TrainConfig::default()
+        };
         let peak = config.learning_rate;
         assert!(learning_rate(&config, 0, 1000) < 0.02 * peak);
         assert!((learning_rate(&config, config.warmup_steps - 1, 1000) - peak).abs() < 1e-12);
