@@ -105,13 +105,15 @@ pub struct Stages {
 }
 
 /// The GNSS epochs of a drive on its frame clock, and the Unix time of its frame 0 when
-/// that is known (from the drive's record or a dated log).
+/// that is known (from the drive's record or a dated log). Frame 0's time comes from the
+/// drive's record, else the video's creation time if it fits the log, else the first fix.
 pub fn gnss_inputs(
     log_path: &Path,
     recorded_start_unix_s: Option<f64>,
+    container_start_unix_s: Option<f64>,
 ) -> anyhow::Result<(Vec<GnssInput>, Option<f64>)> {
     let log = GnssLog::read(log_path)?;
-    let clock = log.frame_clock(recorded_start_unix_s, None);
+    let clock = log.frame_clock(recorded_start_unix_s, container_start_unix_s);
     let start_unix_s = recorded_start_unix_s.or(log.dated.then_some(clock.start_utc_s));
     let inputs = log
         .fixes
@@ -192,12 +194,13 @@ pub fn track_drive(
     out_dir: &Path,
     progress: &(dyn Fn(u64) + Sync),
 ) -> anyhow::Result<DriveSummary> {
+    let source = drive.open_frames()?;
+    let created_unix_s = source.info().creation_unix_s;
     let (gnss, start_unix_s) = match (&drive.gnss, use_gnss) {
-        (Some(path), true) => gnss_inputs(path, drive.start_unix_s)?,
+        (Some(path), true) => gnss_inputs(path, drive.start_unix_s, created_unix_s)?,
         _ => (Vec::new(), drive.start_unix_s),
     };
     let mut localizer = Localizer::new(&stages.map, drive.camera.clone(), gnss, start_unix_s)?;
-    let source = drive.open_frames()?;
     std::fs::create_dir_all(out_dir)
         .with_context(|| format!("cannot create {}", out_dir.display()))?;
     let mut outputs = TrackOutputs::create(out_dir)?;

@@ -327,7 +327,7 @@ fn prepare(
     let detector = Detector::load(&args.model)
         .with_context(|| format!("loading the detector {}", args.model.display()))?;
     let (gnss, start_unix_s) = match gnss {
-        Some(path) => gnss_inputs(&path, start_unix_s)?,
+        Some(path) => gnss_inputs(&path, start_unix_s, None)?,
         None => (Vec::new(), start_unix_s),
     };
     let localizer = Localizer::new(&map, camera, gnss, start_unix_s)?;

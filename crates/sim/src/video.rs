@@ -112,6 +112,8 @@ impl VideoWriter {
         if matches!(frame_type, FrameType::Skip | FrameType::Invalid) {
             return Err(self.error(format!("the encoder dropped frame {}", self.frames)));
         }
+        // Parameter sets go into `avcC` and stay in-band ahead of each key frame too, as
+        // dashcams write them: a file cut off before its index can then still be decoded.
         let mut sample = Vec::with_capacity(nals.len());
         let (mut sps, mut pps) = (None, None);
         for nal in openh264::nal_units(&nals) {
@@ -119,12 +121,11 @@ impl VideoWriter {
             match body.first().map(|b| b & 0x1f) {
                 Some(NAL_SPS) => sps = Some(body.to_vec()),
                 Some(NAL_PPS) => pps = Some(body.to_vec()),
-                Some(_) => {
-                    sample.extend_from_slice(&(body.len() as u32).to_be_bytes());
-                    sample.extend_from_slice(body);
-                }
-                None => {}
+                Some(_) => {}
+                None => continue,
             }
+            sample.extend_from_slice(&(body.len() as u32).to_be_bytes());
+            sample.extend_from_slice(body);
         }
         if self.mp4.is_none() {
             let (Some(sps), Some(pps)) = (sps, pps) else {
