@@ -11,7 +11,16 @@
 //! covariance, what it rests on ([`Source`]), the landmarks used and what happened
 //! ([`Flags`]). Inside: [`associate`] (projection with uncertainty, gated Hungarian
 //! pairing — [`assignment`]), [`global`] search without a prior, [`vision`] fixes through
-//! `mapfix-solver`, and the [`filter`] (EKF).
+//! `mapfix-solver`, the [`road`] under the vehicle (height and grade from the map's lane
+//! lines), and the [`filter`] (EKF).
+//!
+//! Per frame: GNSS epochs update the filter (gated; beyond the gate flagged as multipath
+//! and down-weighted); the filter predicts to the frame and is held on the mapped road's
+//! height; with a prior tight enough to associate, two or more paired signs (with any
+//! paired lane lines) give a solver fix, and fewer are applied one by one as image
+//! measurements (lane lines across the road only); without one, a global search finds the
+//! vehicle. Map errors of landmarks and the roll and pitch the camera does not measure are
+//! part of every vision measurement's noise.
 
 // `!(x > 0.0)` is deliberate: NaN must fail every such check.
 #![allow(clippy::neg_cmp_op_on_partial_ord)]

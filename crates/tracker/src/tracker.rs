@@ -288,8 +288,9 @@ impl Tracker {
         self.index.map()
     }
 
-    /// One frame: the GNSS epochs received since the previous frame (any order), then the
-    /// frame's detections at `time_s`.
+    /// One frame: the GNSS epochs received since the previous frame (any order, times not
+    /// after `time_s`), then the frame's detections at `time_s`. Frames come in time order;
+    /// epochs without a fix are ignored.
     pub fn step(
         &mut self,
         time_s: f64,
