@@ -359,10 +359,16 @@ impl Tracker {
         }
     }
 
-    /// White GNSS noise (m, 1σ per horizontal axis) of an epoch.
+    /// White GNSS noise (m, 1σ per horizontal axis) of an epoch; reported figures that are
+    /// not positive and finite are ignored.
     fn gnss_white_sigma(&self, epoch: &GnssInput) -> f64 {
-        let sigma = epoch.sigma_horizontal_m.unwrap_or_else(|| {
-            self.options.gnss_white_per_hdop * epoch.hdop.unwrap_or(self.options.default_hdop)
+        let usable = |x: &f64| x.is_finite() && *x > 0.0;
+        let sigma = epoch.sigma_horizontal_m.filter(usable).unwrap_or_else(|| {
+            self.options.gnss_white_per_hdop
+                * epoch
+                    .hdop
+                    .filter(usable)
+                    .unwrap_or(self.options.default_hdop)
         });
         let quality = match epoch.quality {
             GnssQuality::RtkFixed => 0.1,
@@ -372,16 +378,24 @@ impl Tracker {
         (sigma * quality).max(0.02)
     }
 
+    /// Speed and course of an epoch, where both are reported, finite, and the speed is high
+    /// enough for the course to mean something.
+    fn gnss_course(&self, epoch: &GnssInput) -> Option<(f64, f64)> {
+        epoch.speed_mps.zip(epoch.course).filter(|(speed, course)| {
+            course.is_finite() && speed.is_finite() && *speed >= self.options.min_course_speed
+        })
+    }
+
     fn gnss_epoch(&mut self, epoch: &GnssInput, flags: &mut Flags) {
         if !epoch.has_fix() || !epoch.time_s.is_finite() {
             return;
         }
         let antenna = epoch.enu_position(&self.map().frame);
+        if !antenna.iter().all(|x| x.is_finite()) {
+            return;
+        }
         let white = self.gnss_white_sigma(epoch);
-        let course = epoch
-            .speed_mps
-            .zip(epoch.course)
-            .filter(|(speed, _)| *speed >= self.options.min_course_speed);
+        let course = self.gnss_course(epoch);
         if self.ekf.is_none() {
             self.start_from_gnss(epoch, antenna, white, flags);
         } else if let Some(ekf) = &mut self.ekf {
@@ -432,23 +446,20 @@ impl Tracker {
                 self.last_gnss_s = Some(epoch.time_s);
             }
         }
-        self.last_gnss = Some((epoch.time_s, antenna, epoch.speed_mps));
+        let speed = epoch.speed_mps.filter(|s| s.is_finite() && *s >= 0.0);
+        self.last_gnss = Some((epoch.time_s, antenna, speed));
     }
 
     /// Starts the filter from GNSS once a heading is known: from the reported course, or
     /// from the displacement since the previous fix.
     fn start_from_gnss(&mut self, epoch: &GnssInput, antenna: Vec3, white: f64, flags: &mut Flags) {
-        let reported = epoch
-            .speed_mps
-            .zip(epoch.course)
-            .filter(|(speed, _)| *speed >= self.options.min_course_speed)
-            .map(|(speed, course)| {
-                (
-                    yaw_from_heading(course),
-                    speed,
-                    self.options.gnss_course_sigma,
-                )
-            });
+        let reported = self.gnss_course(epoch).map(|(speed, course)| {
+            (
+                yaw_from_heading(course),
+                speed,
+                self.options.gnss_course_sigma,
+            )
+        });
         let from_track = self.last_gnss.and_then(|(time, previous, _)| {
             let dt = epoch.time_s - time;
             let moved = antenna - previous;

@@ -734,3 +734,54 @@ fn a_map_without_landmarks_is_refused() {
     assert!(matches!(error, TrackerError::NoLandmarks(_)));
     assert!(error.to_string().contains("empty"));
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+    /// Whatever a detector or receiver reports — NaN, far outside the image, nonsense
+    /// classes — the tracker neither panics nor reports a non-finite pose.
+    #[test]
+    fn garbage_in_never_breaks_the_track(
+        values in proptest::collection::vec(
+            proptest::prop_oneof![
+                -1e6f32..1e6,
+                proptest::prelude::Just(f32::NAN),
+                proptest::prelude::Just(f32::INFINITY),
+            ],
+            24,
+        ),
+        gnss_offset in proptest::prop_oneof![
+            -1e4f64..1e4,
+            proptest::prelude::Just(f64::NAN),
+        ],
+    ) {
+        let drive = drive();
+        let mut tracker = Tracker::new(&drive.map, drive.camera, TrackerOptions::default()).unwrap();
+        let mut rng = ChaCha8Rng::seed_from_u64(6);
+        for (k, (truth, label)) in drive.truth.iter().zip(&drive.labels).enumerate().skip(90).take(12) {
+            let mut frame = detections(label, &DETECTOR, &mut rng);
+            let v = |i: usize| values[(i + k) % values.len()];
+            frame.signs.push(SignDetection {
+                class: (v(0).abs() % 256.0) as u8,
+                score: v(1),
+                bbox: [v(2), v(3), v(4), v(5)],
+                center: [v(6), v(7)],
+            });
+            frame.lanes.push(Lane {
+                slot: LaneSlot::EgoLeft,
+                score: 0.9,
+                points: vec![[v(8), v(9)], [v(10), v(11)], [v(12), v(13)]],
+            });
+            let epoch = GnssInput {
+                speed_mps: Some(f64::from(v(14))),
+                course: Some(f64::from(v(15))),
+                hdop: Some(f64::from(v(16))),
+                ..GnssInput::enu(truth.time_s, truth.position + Vec3::repeat(gnss_offset))
+            };
+            let estimate = tracker.step(truth.time_s, &frame, &[epoch]);
+            if let Some(pose) = estimate.pose {
+                proptest::prop_assert!(pose.position.iter().all(|x| x.is_finite()));
+                proptest::prop_assert!(pose.covariance.iter().all(|x| x.is_finite()));
+            }
+        }
+    }
+}
