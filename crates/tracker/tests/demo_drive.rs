@@ -502,6 +502,9 @@ fn labels_and_gnss_track_the_drive_through_the_tunnel() {
         all.within_3_sigma
     );
     assert!(jump < 0.5, "jump {jump}");
+    // Street, then the tunnel's level.
+    assert_eq!(estimates[0].pose.unwrap().level, 0);
+    assert_eq!(estimates.last().unwrap().pose.unwrap().level, -1);
     let vision_frames = estimates
         .iter()
         .filter(|e| matches!(e.source, Source::Vision | Source::Fused))
