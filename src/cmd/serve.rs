@@ -15,7 +15,7 @@ use crate::pipeline::{gnss_inputs, Localizer};
 use anyhow::{bail, Context};
 use clap::Args;
 use mapfix_core::CameraModel;
-use mapfix_detector::Detector;
+use mapfix_detector::{Detections, Detector};
 use mapfix_io::drive::discover;
 use mapfix_io::frames::AnnexBSource;
 use mapfix_io::tcp::LatencyHistogram;
@@ -50,6 +50,12 @@ pub struct ServeArgs {
     /// The detector (its model card `detector.json` lies beside it).
     #[arg(long, default_value = "models/detector.safetensors")]
     model: PathBuf,
+    /// Position from GNSS alone (the camera is not looked at), as `mapfix run --no-vision`.
+    #[arg(long)]
+    no_vision: bool,
+    /// Ignore GNSS: position from the camera alone, as `mapfix run --no-gnss`.
+    #[arg(long, conflicts_with = "gnss")]
+    no_gnss: bool,
 }
 
 /// Set by SIGINT or SIGTERM.
@@ -223,9 +229,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             Err(Some(outcome)) => break outcome,
         };
         let started = Instant::now();
-        let detections = match detector.detect(&arrival.frame.image) {
-            Ok(detections) => detections,
-            Err(error) => {
+        let detections = match detector.as_ref().map(|d| d.detect(&arrival.frame.image)) {
+            None => Detections::default(),
+            Some(Ok(detections)) => detections,
+            Some(Err(error)) => {
                 break Err(format!(
                     "frame {}: detection failed: {error:#}",
                     arrival.frame.index
@@ -233,7 +240,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             }
         };
         let detected = Instant::now();
-        detecting.record(detected - started);
+        if detector.is_some() {
+            detecting.record(detected - started);
+        }
         let record = localizer.locate(arrival.frame.index, arrival.frame.time_s, &detections);
         locating.record(detected.elapsed());
         epoch.clear();
@@ -289,7 +298,7 @@ type OpenFrames = Box<dyn FnOnce() -> Result<Box<dyn FrameSource>, mapfix_io::Io
 fn prepare(
     args: &ServeArgs,
     from_stdin: bool,
-) -> anyhow::Result<(Localizer, Detector, OpenFrames)> {
+) -> anyhow::Result<(Localizer, Option<Detector>, OpenFrames)> {
     let (camera, open, gnss, start_unix_s): (CameraModel, OpenFrames, _, _) = if from_stdin {
         let Some(camera_path) = &args.camera else {
             bail!(
@@ -324,9 +333,14 @@ fn prepare(
         )
     };
     let (map, _) = mapfix_map::load(&args.map, &mapfix_map::ImportOptions::default())?;
-    let detector = Detector::load(&args.model)
-        .with_context(|| format!("loading the detector {}", args.model.display()))?;
-    let (gnss, start_unix_s) = match gnss {
+    let detector = if args.no_vision {
+        None
+    } else {
+        let detector = Detector::load(&args.model)
+            .with_context(|| format!("loading the detector {}", args.model.display()))?;
+        Some(detector)
+    };
+    let (gnss, start_unix_s) = match gnss.filter(|_| !args.no_gnss) {
         Some(path) => gnss_inputs(&path, start_unix_s, None)?,
         None => (Vec::new(), start_unix_s),
     };

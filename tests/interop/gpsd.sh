@@ -8,6 +8,8 @@
 #   6 (dead reckoning) → status 5 (DR), 1 (GNSS) → no status;
 # - gpsd's eph is our 95 % radius (HDOP × 4.75 m for quality 2, × 19 m otherwise);
 # - mapfix serve exits cleanly at the end of the drive and logs its latency percentiles.
+# A second pass serves the drive from GNSS alone (--no-vision): through the tunnel it
+# dead-reckons, and gpsd must show those fixes as status 5 (DR).
 # Installs gpsd and gpsd-clients with apt-get when CI=true; skips (exit 0, saying so) when
 # they are missing elsewhere. MAPFIX=path/to/mapfix uses that binary instead of building;
 # MODEL=path/to/detector.safetensors another detector than the shipped one.
@@ -51,58 +53,69 @@ free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-"$MAPFIX" serve "$drive" --map maps/demo-town.geojson --model "$model" --realtime --listen 127.0.0.1:0 \
-    >"$work/serve.out" 2>"$work/serve.log" &
-serve_pid=$!
-pids+=("$serve_pid")
-port=
-for _ in $(seq 600); do
-    port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$work/serve.log" | head -n 1)
-    [ -n "$port" ] && break
-    kill -0 "$serve_pid" 2>/dev/null || break
-    sleep 0.1
-done
-if [ -z "$port" ]; then
-    echo "gpsd.sh: FAIL: mapfix serve did not say where it listens" >&2
-    cat "$work/serve.log" >&2
-    exit 1
-fi
-
-# What mapfix sends, as a plain TCP client records it.
-python3 - "$port" "$work/raw.nmea" <<'PY' &
+# feed NAME SERVE-ARGS…: serves the drive through gpsd; leaves NAME.raw (what mapfix sent,
+# as a plain TCP client records it), NAME.json (gpspipe -w) and NAME.log (serve's log).
+feed() {
+    local name=$1
+    shift
+    local serve_pid port gpsd_port serve_status=0 feed_pids=()
+    "$MAPFIX" serve "$drive" --map maps/demo-town.geojson --model "$model" --realtime \
+        --listen 127.0.0.1:0 "$@" >/dev/null 2>"$work/$name.log" &
+    serve_pid=$!
+    pids+=("$serve_pid")
+    port=
+    for _ in $(seq 600); do
+        port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$work/$name.log" | head -n 1)
+        [ -n "$port" ] && break
+        kill -0 "$serve_pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if [ -z "$port" ]; then
+        echo "gpsd.sh: FAIL ($name): mapfix serve did not say where it listens" >&2
+        cat "$work/$name.log" >&2
+        exit 1
+    fi
+    python3 - "$port" "$work/$name.raw" <<'PY' &
 import socket, sys
 with socket.create_connection(("127.0.0.1", int(sys.argv[1]))) as s, open(sys.argv[2], "wb") as out:
     while data := s.recv(65536):
         out.write(data)
         out.flush()
 PY
-pids+=($!)
+    feed_pids+=($!)
+    gpsd_port=$(free_port)
+    gpsd -N -n -S "$gpsd_port" "tcp://127.0.0.1:$port" 2>"$work/$name.gpsd.log" &
+    feed_pids+=($!)
+    sleep 0.5
+    gpspipe -w "127.0.0.1:$gpsd_port" >"$work/$name.json" 2>"$work/$name.gpspipe.log" &
+    feed_pids+=($!)
+    pids+=("${feed_pids[@]}")
 
-gpsd_port=$(free_port)
-gpsd -N -n -S "$gpsd_port" "tcp://127.0.0.1:$port" 2>"$work/gpsd.log" &
-pids+=($!)
-sleep 0.5
-gpspipe -w "127.0.0.1:$gpsd_port" >"$work/gpspipe.json" 2>"$work/gpspipe.log" &
-pids+=($!)
+    wait "$serve_pid" || serve_status=$?
+    sleep 1
+    for pid in "${feed_pids[@]}"; do
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    echo "-- $name: mapfix serve's log (tail)"
+    tail -n 6 "$work/$name.log"
+    if [ "$serve_status" -ne 0 ]; then
+        echo "gpsd.sh: FAIL ($name): mapfix serve exited with status $serve_status" >&2
+        exit 1
+    fi
+    if ! grep -q "latency" "$work/$name.log"; then
+        echo "gpsd.sh: FAIL ($name): mapfix serve logged no latency percentiles" >&2
+        exit 1
+    fi
+}
 
-serve_status=0
-wait "$serve_pid" || serve_status=$?
-sleep 1
-echo "-- mapfix serve's log (tail)"
-tail -n 5 "$work/serve.log"
-if [ "$serve_status" -ne 0 ]; then
-    echo "gpsd.sh: FAIL: mapfix serve exited with status $serve_status" >&2
-    exit 1
-fi
-if ! grep -q "latency" "$work/serve.log"; then
-    echo "gpsd.sh: FAIL: mapfix serve logged no latency percentiles" >&2
-    exit 1
-fi
-
-python3 - "$work/gpspipe.json" "$work/raw.nmea" "$drive" "$max_error_m" "$fraction_outside" <<'PY'
+# check NAME POSITIONS DEAD_RECKONING: POSITIONS yes compares them with the truth;
+# DEAD_RECKONING required wants dead-reckoned fixes among them.
+check() {
+    python3 - "$1" "$work/$1.json" "$work/$1.raw" "$drive" "$max_error_m" "$fraction_outside" "$2" "$3" <<'PY'
 import bisect, csv, datetime, json, math, sys
 
-pipe, raw, drive, max_error_m, fraction_outside = sys.argv[1:]
+name, pipe, raw, drive, max_error_m, fraction_outside, positions, dead_reckoning = sys.argv[1:]
 max_error_m, fraction_outside = float(max_error_m), float(fraction_outside)
 start_unix_s = json.load(open(f"{drive}/sim.json"))["gnss"]["start_unix_s"]
 
@@ -133,12 +146,12 @@ for line in open(raw, encoding="ascii"):
     for ch in body:
         value ^= ord(ch)
     if f"{value:02X}" != checksum:
-        sys.exit(f"gpsd.sh: FAIL: bad checksum in what mapfix sent: {line}")
+        sys.exit(f"gpsd.sh: FAIL ({name}): bad checksum in what mapfix sent: {line}")
     fields = body.split(",")
     if fields[0].endswith("GGA"):
         sent[round(seconds_of_day(fields[1]), 2)] = (int(fields[6]), float(fields[8]) if fields[8] else None)
 if not sent:
-    sys.exit("gpsd.sh: FAIL: the raw client received no GGA sentence")
+    sys.exit(f"gpsd.sh: FAIL ({name}): the raw client received no GGA sentence")
 
 # gpsd's reports. gpsd 3.22 writes malformed ATT objects when HDT and GST come together
 # (its attitude and GST share storage); only TPV reports matter here.
@@ -150,9 +163,9 @@ for line in open(pipe):
     if "time" in report:
         reports.append(report)
 fixes = [r for r in reports if r.get("mode", 0) >= 2]
-print(f"gpsd: {len(reports)} TPV reports, {len(fixes)} with a fix (mode >= 2); mapfix sent {len(sent)} epochs")
+print(f"{name}: gpsd: {len(reports)} TPV reports, {len(fixes)} with a fix (mode >= 2); mapfix sent {len(sent)} epochs")
 if len(fixes) < 0.5 * len(sent):
-    sys.exit("gpsd.sh: FAIL: gpsd reported a fix for fewer than half of the epochs mapfix sent")
+    sys.exit(f"gpsd.sh: FAIL ({name}): gpsd reported a fix for fewer than half of the epochs mapfix sent")
 
 failures = []
 errors = []
@@ -179,16 +192,26 @@ for r in fixes:
     if hdop is not None and abs(r.get("eph", -1) - hdop * uere) > 0.01 + 1e-3 * hdop * uere:
         failures.append(f"TPV at {r['time']}: eph {r.get('eph')} is not HDOP {hdop} x {uere} m")
 
+if not errors:
+    sys.exit(f"gpsd.sh: FAIL ({name}): no fix to compare with the truth")
 errors.sort()
 outside = sum(e > max_error_m for e in errors)
-print(f"horizontal error against truth: median {errors[len(errors) // 2]:.3f} m, "
+print(f"{name}: horizontal error against truth: median {errors[len(errors) // 2]:.3f} m, "
       f"p95 {errors[int(0.95 * (len(errors) - 1))]:.3f} m, max {errors[-1]:.3f} m; "
       f"{outside} of {len(errors)} beyond {max_error_m} m")
-print("GGA quality -> gpsd status:", ", ".join(f"{q} -> {s}: {n}" for (q, s), n in sorted(flags.items())))
-if outside > fraction_outside * len(errors):
+print(f"{name}: GGA quality -> gpsd status:", ", ".join(f"{q} -> {s}: {n}" for (q, s), n in sorted(flags.items())))
+if positions == "yes" and outside > fraction_outside * len(errors):
     failures.append(f"{outside} of {len(errors)} fixes are more than {max_error_m} m from the truth")
+if dead_reckoning == "required" and not any(s == 5 for (_, s) in flags):
+    failures.append("no dead-reckoned fix reached gpsd as status 5 (DR)")
 if failures:
     print("\n".join(failures[:20]), file=sys.stderr)
-    sys.exit(f"gpsd.sh: FAIL: {len(failures)} problems")
-print("gpsd.sh: gpsd shows mapfix's positions with their flags and accuracy")
+    sys.exit(f"gpsd.sh: FAIL ({name}): {len(failures)} problems")
+print(f"gpsd.sh: {name}: gpsd shows mapfix's positions with their flags and accuracy")
 PY
+}
+
+feed vision
+check vision yes any
+feed gnss-only --no-vision
+check gnss-only no required
