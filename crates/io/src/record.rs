@@ -120,11 +120,6 @@ impl Sigma {
         }
     }
 
-    /// The root of the summed horizontal variances (the "drms" of GNSS receivers).
-    pub fn horizontal_rms(&self) -> f64 {
-        self.east.hypot(self.north)
-    }
-
     /// The radius of the circle around the fix that holds the true position with the
     /// given probability (in (0, 1)) under a Gaussian horizontal error: 0.68 gives
     /// Android's `Location` accuracy, 0.95 the 95 % radius.

@@ -21,7 +21,7 @@ impl CsvWriter {
 }
 
 /// The row of a record, without its line end.
-pub fn csv_row(record: &PositionRecord) -> String {
+fn csv_row(record: &PositionRecord) -> String {
     let fix_cells = match record.fix {
         Some(fix) => [
             fixed(fix.position.lat_deg(), 9),
@@ -57,9 +57,5 @@ fn sigma(value: f64) -> String {
 impl TrackWriter for CsvWriter {
     fn write(&mut self, record: &PositionRecord) -> Result<(), WriteError> {
         self.file.append(&format!("{}\n", csv_row(record)), "")
-    }
-
-    fn path(&self) -> &Path {
-        &self.file.path
     }
 }

@@ -125,10 +125,6 @@ impl TrackWriter for GeoJsonWriter {
         );
         self.file.append(&line, CLOSE)
     }
-
-    fn path(&self) -> &Path {
-        &self.file.path
-    }
 }
 
 impl Drop for GeoJsonWriter {

@@ -63,8 +63,4 @@ impl TrackWriter for GpxWriter {
         self.file
             .append(&body, &format!("{CLOSE_SEGMENT}{CLOSE_TRACK}"))
     }
-
-    fn path(&self) -> &Path {
-        &self.file.path
-    }
 }

@@ -9,7 +9,7 @@ mod gpx;
 mod nmea_file;
 mod tum;
 
-pub use self::csv::{csv_row, CsvWriter, CSV_HEADER};
+pub use self::csv::{CsvWriter, CSV_HEADER};
 pub use self::geojson::GeoJsonWriter;
 pub use self::gpx::GpxWriter;
 pub use self::nmea_file::NmeaWriter;
@@ -40,7 +40,6 @@ pub trait TrackWriter {
     fn finish(&mut self) -> Result<(), WriteError> {
         Ok(())
     }
-    fn path(&self) -> &Path;
 }
 
 /// Every output of a run, in one folder, fed together.
@@ -76,15 +75,11 @@ impl TrackOutputs {
     pub fn finish(mut self) -> Result<(), WriteError> {
         self.writers.iter_mut().try_for_each(|w| w.finish())
     }
-
-    pub fn paths(&self) -> Vec<PathBuf> {
-        self.writers.iter().map(|w| w.path().to_owned()).collect()
-    }
 }
 
 /// A record must come after the previous one and hold only finite numbers: outputs are
 /// read back by programs that refuse anything else.
-pub fn check(record: &PositionRecord, previous: Option<(u64, f64)>) -> Result<(), WriteError> {
+fn check(record: &PositionRecord, previous: Option<(u64, f64)>) -> Result<(), WriteError> {
     let invalid = |reason: String| WriteError::InvalidRecord {
         frame: record.frame,
         reason,

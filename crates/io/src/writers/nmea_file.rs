@@ -25,8 +25,4 @@ impl TrackWriter for NmeaWriter {
         crate::nmea::write_epoch(record, &mut self.text);
         self.file.append(&self.text, "")
     }
-
-    fn path(&self) -> &Path {
-        &self.file.path
-    }
 }

@@ -85,7 +85,10 @@ fn eval_reads_back_the_csv_row_for_row() {
                 let [east, north] = sample.sigma.unwrap();
                 // Rounded up to 0.1 mm, up to float noise.
                 for (read, written) in [(east, fix.sigma.east), (north, fix.sigma.north)] {
-                    assert!((-1e-9..1e-4).contains(&(read - written)), "{read} for {written}");
+                    assert!(
+                        (-1e-9..1e-4).contains(&(read - written)),
+                        "{read} for {written}"
+                    );
                 }
             }
         }
@@ -172,7 +175,8 @@ fn geojson_has_a_point_per_fix_and_the_track_line() {
     let accuracy = first.property("accuracy_m").unwrap().as_f64().unwrap();
     assert!((accuracy - sigma.horizontal_radius(0.68)).abs() < 1e-4);
     let line = collection.features.last().unwrap();
-    let Some(::geojson::Value::LineString(points)) = line.geometry.as_ref().map(|g| &g.value) else {
+    let Some(::geojson::Value::LineString(points)) = line.geometry.as_ref().map(|g| &g.value)
+    else {
         panic!("the last feature is not the track line")
     };
     assert_eq!(points.len(), fixes.len());

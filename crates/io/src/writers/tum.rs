@@ -39,8 +39,4 @@ impl TrackWriter for TumWriter {
         );
         self.file.append(&line, "")
     }
-
-    fn path(&self) -> &Path {
-        &self.file.path
-    }
 }
