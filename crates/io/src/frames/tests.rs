@@ -58,15 +58,11 @@ fn faststart_copy(path: &Path) -> u64 {
     out.len() as u64
 }
 
-/// The fixture remuxed (index at the end, as cameras write) with the parameter sets
-/// in-band ahead of every key frame, as many dashcams write them.
-fn in_band_copy(path: &Path) {
+/// The fixture remuxed (index at the end, as cameras write) with the in-band parameter
+/// sets taken out of its samples, as cameras that leave them to the index write it.
+fn out_of_band_copy(path: &Path) {
     let mut reader = fixture_reader();
     let track = &reader.tracks()[&1];
-    let (sps, pps) = (
-        track.sequence_parameter_set().unwrap().to_vec(),
-        track.picture_parameter_set().unwrap().to_vec(),
-    );
     let config = TrackConfig {
         track_type: track.track_type().unwrap(),
         timescale: track.timescale(),
@@ -74,8 +70,8 @@ fn in_band_copy(path: &Path) {
         media_conf: MediaConfig::AvcConfig(AvcConfig {
             width: track.width(),
             height: track.height(),
-            seq_param_set: sps.clone(),
-            pic_param_set: pps.clone(),
+            seq_param_set: track.sequence_parameter_set().unwrap().to_vec(),
+            pic_param_set: track.picture_parameter_set().unwrap().to_vec(),
         }),
     };
     let file = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
@@ -89,15 +85,16 @@ fn in_band_copy(path: &Path) {
     writer.add_track(&config).unwrap();
     for id in 1..=reader.sample_count(1).unwrap() {
         let mut sample = reader.read_sample(1, id).unwrap().unwrap();
-        if sample.is_sync {
-            let mut bytes = Vec::new();
-            for set in [&sps, &pps] {
-                bytes.extend_from_slice(&(set.len() as u32).to_be_bytes());
-                bytes.extend_from_slice(set);
+        let (mut rest, mut kept) = (&sample.bytes[..], Vec::new());
+        while rest.len() >= 4 {
+            let length = u32::from_be_bytes(rest[..4].try_into().unwrap()) as usize;
+            let unit = &rest[..4 + length];
+            if !matches!(unit[4] & 0x1f, 7 | 8) {
+                kept.extend_from_slice(unit);
             }
-            bytes.extend_from_slice(&sample.bytes);
-            sample.bytes = bytes.into();
+            rest = &rest[4 + length..];
         }
+        sample.bytes = kept.into();
         writer.write_sample(1, &sample).unwrap();
     }
     writer.write_end().unwrap();
@@ -210,13 +207,14 @@ fn an_mp4_cut_off_inside_its_media_gives_the_frames_before_the_cut_then_an_error
 fn an_mp4_cut_off_before_its_index_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("lost-power.mp4");
-    let bytes = std::fs::read(fixture()).unwrap();
+    out_of_band_copy(&path);
+    let bytes = std::fs::read(&path).unwrap();
     std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
     let error = Mp4Source::open(&path).err().unwrap().to_string();
     assert!(error.contains("lost-power.mp4"), "{error}");
     assert!(error.contains("cut off before its index"), "{error}");
-    // Without its index, the fixture's media data cannot be decoded either: its samples
-    // leave the parameter sets to the index.
+    // Without its index, media data whose samples leave the parameter sets to the index
+    // cannot be decoded either.
     let error = open(&path, 15.0).err().unwrap().to_string();
     assert!(
         error.contains("lost-power.mp4") && error.contains("no parameter sets"),
@@ -227,8 +225,10 @@ fn an_mp4_cut_off_before_its_index_is_a_clear_error() {
 #[test]
 fn an_mp4_cut_off_before_its_index_is_read_without_it_when_it_can_be() {
     let dir = tempfile::tempdir().unwrap();
+    // The fixture, as the simulator writes it, carries the parameter sets in-band ahead
+    // of every key frame, as many dashcams do.
     let path = dir.path().join("in-band.mp4");
-    in_band_copy(&path);
+    std::fs::copy(fixture(), &path).unwrap();
     let indexed = all_frames(open(&path, 15.0).unwrap());
     assert_eq!(indexed.len(), 300);
     // Cut in half: the frames whose samples lie whole before the cut, with the times the
