@@ -606,7 +606,15 @@ pub fn bench(args: BenchDetectorArgs) -> anyhow::Result<()> {
 
     let backbone = mapfix_detector::EfficientNetLite0::from_file(&args.backbone)
         .with_context(|| format!("loading {}", args.backbone.display()))?;
-    let (input, _) = mapfix_detector::input::input_batch(std::slice::from_ref(&frames[0].image))?;
+    let letterbox = |index: usize| {
+        let frame = std::slice::from_ref(&frames[index % frames.len()].image);
+        mapfix_detector::input::input_batch(frame)
+    };
+    let (input, _) = letterbox(0)?;
+    let resize_ms = median_ms(args.frames, |index| {
+        std::hint::black_box(letterbox(index)?);
+        Ok(())
+    })?;
     backbone.forward(&input)?;
     let backbone_ms = median_ms(args.frames, |_| {
         std::hint::black_box(backbone.forward(&input)?);
@@ -662,6 +670,7 @@ pub fn bench(args: BenchDetectorArgs) -> anyhow::Result<()> {
             "ms_per_frame": detect_ms,
             "gflops_effective": gflops_effective,
             "gemm_gflops": gemm_gflops,
+            "resize_ms": resize_ms,
             "backbone_ms": backbone_ms,
             "gflops_backbone": gflops_backbone,
             "gflop_backbone": flops.backbone / 1e9,
@@ -688,6 +697,7 @@ pub fn bench(args: BenchDetectorArgs) -> anyhow::Result<()> {
             flops.sign_head / 1e9,
             flops.lane_head / 1e9
         );
+        println!("  of which letterbox resize to the 640×384 input  {resize_ms:7.1} ms");
         println!("  backbone alone                                 {backbone_ms:7.1} ms, {gflops_backbone:5.1} GFLOP/s effective");
         println!(
             "  candle matmul {GEMM_SIDE}×{GEMM_SIDE}×{GEMM_SIDE}: {gemm_gflops:.1} GFLOP/s; on the network's {} 1×1 layer shapes: {gemm_network_gflops:.1} GFLOP/s",
