@@ -104,6 +104,27 @@ pub struct Stages {
     pub detector: Option<Detector>,
 }
 
+impl Stages {
+    /// Loads the map, which must have signs, and the detector unless `model` is `None`.
+    pub fn load(map_path: &Path, model: Option<&Path>) -> anyhow::Result<Self> {
+        let (map, _) = mapfix_map::load(map_path, &mapfix_map::ImportOptions::default())?;
+        if map.signs.is_empty() {
+            anyhow::bail!(
+                "{}: the map has no signs: mapfix positions the camera against signs (and \
+                 lane lines), so it needs a map that has them",
+                map_path.display()
+            );
+        }
+        let detector = model
+            .map(|path| {
+                Detector::load(path)
+                    .with_context(|| format!("loading the detector {}", path.display()))
+            })
+            .transpose()?;
+        Ok(Self { map, detector })
+    }
+}
+
 /// The GNSS epochs of a drive on its frame clock, and the Unix time of its frame 0 when
 /// that is known (from the drive's record or a dated log). Frame 0's time comes from the
 /// drive's record, else the video's creation time if it fits the log, else the first fix.

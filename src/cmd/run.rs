@@ -4,7 +4,6 @@ use crate::pipeline::{track_drive, DriveSummary, Stages};
 use anyhow::{bail, Context};
 use clap::Args;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
-use mapfix_detector::Detector;
 use mapfix_eval::{evaluate_files, EvalOptions};
 use mapfix_io::drive::discover;
 use mapfix_io::Drive;
@@ -59,26 +58,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         }
         drives[0].gnss = Some(gnss.clone());
     }
-    let (map, _) = mapfix_map::load(&args.map, &mapfix_map::ImportOptions::default())?;
-    if map.signs.is_empty() {
-        bail!(
-            "{}: the map has no signs: mapfix positions the camera against signs (and lane \
-             lines), so it needs a map that has them",
-            args.map.display()
-        );
-    }
-    let detector = if args.no_vision {
-        None
-    } else {
-        let detector = Detector::load(&args.model)
-            .with_context(|| format!("loading the detector {}", args.model.display()))?;
-        Some(detector)
-    };
-    let model = match detector {
+    let stages = Stages::load(&args.map, (!args.no_vision).then_some(args.model.as_path()))?;
+    let model = match stages.detector {
         Some(_) => json!({"path": args.model, "sha256": sha256(&args.model)?}),
         None => serde_json::Value::Null,
     };
-    let stages = Stages { map, detector };
     let settings = json!({
         "vision": !args.no_vision,
         "gnss": !args.no_gnss,

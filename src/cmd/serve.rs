@@ -11,7 +11,7 @@
 //! than delayed. At exit (end of input, SIGINT or SIGTERM) the clients get what is queued
 //! and the log gives the latency percentiles from arrival to sentences sent.
 
-use crate::pipeline::{gnss_inputs, Localizer};
+use crate::pipeline::{gnss_inputs, Localizer, Stages};
 use anyhow::{bail, Context};
 use clap::Args;
 use mapfix_core::CameraModel;
@@ -332,20 +332,13 @@ fn prepare(
             start_unix_s,
         )
     };
-    let (map, _) = mapfix_map::load(&args.map, &mapfix_map::ImportOptions::default())?;
-    let detector = if args.no_vision {
-        None
-    } else {
-        let detector = Detector::load(&args.model)
-            .with_context(|| format!("loading the detector {}", args.model.display()))?;
-        Some(detector)
-    };
+    let stages = Stages::load(&args.map, (!args.no_vision).then_some(args.model.as_path()))?;
     let (gnss, start_unix_s) = match gnss.filter(|_| !args.no_gnss) {
         Some(path) => gnss_inputs(&path, start_unix_s, None)?,
         None => (Vec::new(), start_unix_s),
     };
-    let localizer = Localizer::new(&map, camera, gnss, start_unix_s)?;
-    Ok((localizer, detector, open))
+    let localizer = Localizer::new(&stages.map, camera, gnss, start_unix_s)?;
+    Ok((localizer, stages.detector, open))
 }
 
 /// p50, p95, p99 and the largest latency, or that there were none.
