@@ -19,7 +19,9 @@ impl UtcTime {
     /// The time `unix_s` rounded to a multiple of `step_ms` milliseconds (so that a
     /// rounded 59.999 s becomes the next minute, never a 60th second).
     pub fn from_unix_s(unix_s: f64, step_ms: i64) -> UtcTime {
-        let ms = (unix_s * 1000.0 / step_ms as f64).round() as i64 * step_ms;
+        // Saturating: a camera clock or file can claim any time, and a date far off is
+        // written as such rather than overflowing.
+        let ms = ((unix_s * 1000.0 / step_ms as f64).round() as i64).saturating_mul(step_ms);
         let days = ms.div_euclid(MS_PER_DAY);
         let of_day = ms.rem_euclid(MS_PER_DAY);
         let (year, month, day) = civil_from_days(days);
@@ -86,6 +88,15 @@ mod tests {
             UtcTime::from_unix_s(-1.0, 1).iso8601(),
             "1969-12-31T23:59:59.000Z"
         );
+    }
+
+    #[test]
+    fn times_past_the_range_of_milliseconds_saturate() {
+        for unix_s in [1e300, -1e300, f64::INFINITY, 1.8e19] {
+            let t = UtcTime::from_unix_s(unix_s, 10);
+            assert!((1..=12).contains(&t.month) && (1..=31).contains(&t.day), "{t:?}");
+            assert!(t.year.abs() > 100_000_000, "{t:?}");
+        }
     }
 
     #[test]

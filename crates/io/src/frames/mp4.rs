@@ -530,16 +530,17 @@ fn top_level_boxes(file: &mut File, file_len: u64) -> std::io::Result<Vec<TopBox
             1 => break,
             size => (u64::from(size), 8),
         };
-        if size < header_len {
+        // A 64-bit size running past u64 cannot be a box either.
+        let Some(end) = start.checked_add(size).filter(|_| size >= header_len) else {
             break;
-        }
+        };
         boxes.push(TopBox {
             kind,
             start,
             header_len,
-            end: start + size,
+            end,
         });
-        start += size;
+        start = end;
     }
     Ok(boxes)
 }
@@ -654,7 +655,10 @@ fn sample_table(moov: &MoovBox, number: usize) -> Result<Vec<Sample>, String> {
                     size,
                     time: 0,
                 });
-                offset += u64::from(size);
+                // Checked here, so that every sample's end is a valid byte position.
+                offset = offset.checked_add(u64::from(size)).ok_or_else(|| {
+                    format!("sample {} ends past the largest file offset", samples.len())
+                })?;
             }
         }
     }

@@ -315,6 +315,24 @@ fn hevc_and_files_that_are_not_mp4_are_refused_by_name() {
 }
 
 #[test]
+fn a_box_claiming_more_bytes_than_offsets_hold_ends_the_box_list() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("huge.mp4");
+    let mut bytes = [&[0, 0, 0, 16][..], b"ftypisom", &[0; 4]].concat();
+    // A 64-bit size of 2⁶⁴ − 1 after 16 bytes of file: its end is past any offset.
+    bytes.extend_from_slice(&[0, 0, 0, 1]);
+    bytes.extend_from_slice(b"mdat");
+    bytes.extend_from_slice(&u64::MAX.to_be_bytes());
+    bytes.extend_from_slice(&[0; 64]);
+    std::fs::write(&path, &bytes).unwrap();
+    let error = Mp4Source::open(&path).err().unwrap().to_string();
+    assert!(
+        error.contains("huge.mp4") && error.contains("no index"),
+        "{error}"
+    );
+}
+
+#[test]
 fn raw_annex_b_gives_the_same_frames_as_the_mp4_timed_by_the_given_rate() {
     let stream = annex_b_stream();
     let expected = all_frames(Mp4Source::open(&fixture()).unwrap());
