@@ -94,7 +94,10 @@ mod tests {
     fn times_past_the_range_of_milliseconds_saturate() {
         for unix_s in [1e300, -1e300, f64::INFINITY, 1.8e19] {
             let t = UtcTime::from_unix_s(unix_s, 10);
-            assert!((1..=12).contains(&t.month) && (1..=31).contains(&t.day), "{t:?}");
+            assert!(
+                (1..=12).contains(&t.month) && (1..=31).contains(&t.day),
+                "{t:?}"
+            );
             assert!(t.year.abs() > 100_000_000, "{t:?}");
         }
     }
