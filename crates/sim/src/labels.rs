@@ -96,9 +96,10 @@ impl LabelWriter {
     }
 
     pub fn write(&mut self, labels: &FrameLabels) -> Result<(), SimError> {
-        serde_json::to_writer(&mut self.file, labels).expect("labels are plain data");
-        self.file
-            .write_all(b"\n")
+        // Labels are plain data, so the only way serialising them fails is the write.
+        serde_json::to_writer(&mut self.file, labels)
+            .map_err(std::io::Error::from)
+            .and_then(|()| self.file.write_all(b"\n"))
             .map_err(SimError::writing(&self.path))
     }
 
@@ -165,7 +166,7 @@ fn sign_labels(
 
 /// The slotted lane lines around the vehicle before occlusion: for each, its points in the
 /// image (near to far) and their world positions, which the renderer tests for visibility.
-pub struct LaneSightings {
+struct LaneSightings {
     lines: Vec<SlottedLine>,
     /// World points of every line's samples, in order.
     probes: Vec<Vec3>,
@@ -181,7 +182,7 @@ struct SlottedLine {
 
 impl LaneSightings {
     /// The lines of `map` (the map as drawn) around the vehicle, slotted and projected.
-    pub fn find(map: &Map, camera: &CameraModel, vehicle: &Pose) -> LaneSightings {
+    fn find(map: &Map, camera: &CameraModel, vehicle: &Pose) -> LaneSightings {
         let position = vehicle.position;
         let forward = horizontal_unit(&(vehicle.rotation * Vec3::x()));
         let left = left_normal(&forward);
@@ -259,12 +260,12 @@ impl LaneSightings {
     }
 
     /// World points to test for visibility, one per sample.
-    pub fn probes(&self) -> &[Vec3] {
+    fn probes(&self) -> &[Vec3] {
         &self.probes
     }
 
     /// The labels, given each probe's visibility: hidden samples dropped, lines split there.
-    pub fn labels(&self, visible: &[bool]) -> Vec<LaneLabel> {
+    fn labels(&self, visible: &[bool]) -> Vec<LaneLabel> {
         let mut labels = Vec::new();
         for line in &self.lines {
             let shown = &visible[line.first..line.first + line.pixels.len()];
