@@ -4,8 +4,8 @@
 //! from east), speed along the yaw (m/s), yaw rate (rad/s), climb rate (m/s), the slow
 //! error of the GNSS receiver in east, north and up (m), and the body's pitch on its
 //! suspension relative to the road's grade (rad; it leans back when accelerating and dips
-//! when braking, and a camera that ignores it misjudges every range). Motion is constant turn rate and
-//! velocity; the unknown accelerations enter as white noise (longitudinal, yaw and
+//! when braking, and a camera that ignores it misjudges every range). Motion is constant
+//! turn rate and velocity; the unknown accelerations enter as white noise (longitudinal, yaw and
 //! vertical accelerations, plus a little sideways slip), and the receiver error as a
 //! first-order Gauss–Markov process — GNSS errors in a city are correlated over tens of
 //! seconds, and treating them as white noise would make the filter far too sure of itself.
@@ -280,7 +280,8 @@ impl Ekf {
     }
 }
 
-/// χ² quantiles at 99.9 % for 1–4 degrees of freedom: the innovation gates.
+/// χ² quantiles at 99.9 % for 1–6 degrees of freedom, approximated beyond: the innovation
+/// gates.
 pub fn chi2_gate(degrees_of_freedom: usize) -> f64 {
     match degrees_of_freedom {
         1 => 10.83,

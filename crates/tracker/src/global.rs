@@ -4,8 +4,8 @@
 //! centre (or anywhere in the map). Two candidate pairs fix a camera with known roll and
 //! pitch (the solver's upright 2-point solver), so the solver's LO-RANSAC searches the
 //! candidate pairs for the pose most detections agree with. A pose is accepted only when
-//! enough distinct detections agree (each sign facing the camera, within range), and it is
-//! then refined by the upright least squares on those pairs.
+//! enough distinct detections agree (each sign facing the camera, within range); the
+//! tracker then solves the frame properly from the pairs found.
 
 use crate::associate::{Association, SignPair};
 use mapfix_core::{CameraModel, Rot3, Vec3};
@@ -147,22 +147,22 @@ pub fn global_search(
     };
     let mut workspace = RansacWorkspace::default();
     let best = ransac(&problem, &ransac_options, &mut workspace)?;
-    // One map sign per detection and one detection per map sign: the best residual wins.
+    // One map sign per detection and one detection per map sign, best residuals first:
+    // swapping a kept pair for a better one could leave another kept pair sharing its sign.
+    let mut inliers: Vec<(f64, Candidate)> = (candidates.iter().enumerate())
+        .filter(|&(k, _)| workspace.inliers()[k])
+        .map(|(k, candidate)| (problem.residual_squared(&best.model, k), *candidate))
+        .collect();
+    inliers.sort_by(|a, b| a.0.total_cmp(&b.0));
     let mut chosen: Vec<(f64, Candidate)> = Vec::new();
-    for (k, candidate) in candidates.iter().enumerate() {
-        if !workspace.inliers()[k] {
-            continue;
-        }
-        let residual = problem.residual_squared(&best.model, k);
-        match chosen
-            .iter_mut()
-            .find(|(_, c)| c.detection == candidate.detection || c.sign == candidate.sign)
+    for (residual, candidate) in inliers {
+        if (chosen.iter())
+            .all(|(_, c)| c.detection != candidate.detection && c.sign != candidate.sign)
         {
-            Some(slot) if residual < slot.0 => *slot = (residual, *candidate),
-            Some(_) => {}
-            None => chosen.push((residual, *candidate)),
+            chosen.push((residual, candidate));
         }
     }
+    chosen.sort_by_key(|(_, c)| c.detection);
     (chosen.len() >= options.min_agreeing).then(|| Association {
         signs: chosen
             .into_iter()
