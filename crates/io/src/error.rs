@@ -1,3 +1,5 @@
+//! The one error type of `mapfix-io`: every reader names the file and the place in it.
+
 use std::path::PathBuf;
 
 /// Errors reading recordings and logs. Each names the file (or stream) and, for content
@@ -22,6 +24,8 @@ pub enum IoError {
 }
 
 impl IoError {
+    /// For `map_err`: an I/O error while reading `path` (the cause stays in the chain,
+    /// not in the message, so that `{:#}` prints it once).
     pub fn read(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Self {
         let path = path.into();
         move |source| IoError::Read { path, source }

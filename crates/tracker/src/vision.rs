@@ -180,7 +180,7 @@ pub fn solve_frame(
 /// The solver's covariance is over `[δθ, δc]` (camera-frame rotation, camera centre). A
 /// vehicle yaw δψ is the camera rotation δθ = −δψ·a with a = R·e_z, so δψ = −aᵀδθ; the
 /// vehicle's reference point p = c − R_wv·m moves by δc − (e_z × R_wv·m)·δψ.
-pub fn to_vehicle(camera: &CameraModel, fix: &Fix) -> VisionFix {
+fn to_vehicle(camera: &CameraModel, fix: &Fix) -> VisionFix {
     let world_from_camera = fix.pose.world_from_camera();
     let camera_from_vehicle = camera.vehicle_from_camera().inverse();
     let vehicle: Pose = world_from_camera.compose(&camera_from_vehicle);

@@ -69,7 +69,7 @@ fn to_rgb(yuv: &DecodedYUV) -> RgbImage {
 }
 
 /// The NAL unit type of a NAL unit without start code.
-pub(super) fn nal_type(nal: &[u8]) -> Option<u8> {
+fn nal_type(nal: &[u8]) -> Option<u8> {
     nal.first().map(|b| b & 0x1f)
 }
 
