@@ -173,8 +173,11 @@ impl Footprint {
 
     /// Whether either car's body overlaps the other's claim (body plus headway).
     fn conflicts(&self, other: &Footprint) -> bool {
+        // Cheap test first: no part of a claim or body lies farther from its car's centre
+        // than a body's length and width plus the headway.
+        let reach = 2.0 * (HALF_LENGTH + HALF_WIDTH) + self.headway.max(other.headway);
         (self.centre.z - other.centre.z).abs() < SAME_LEVEL_DZ
-            && (self.centre - other.centre).xy().norm() < 2.0 * HALF_LENGTH + 40.0
+            && (self.centre - other.centre).xy().norm() < reach
             && (self.claim().overlaps(&other.body()) || self.body().overlaps(&other.claim()))
     }
 
