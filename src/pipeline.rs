@@ -74,10 +74,9 @@ impl Localizer {
         } else {
             GnssStatus::Absent
         };
-        let fix = estimate.pose.and_then(|pose| {
-            let source = mapfix_io::Source::from_name(estimate.source.name())?;
+        let fix = estimate.pose.zip(estimate.source).map(|(pose, source)| {
             let position_covariance: Matrix3<f64> = pose.covariance.fixed_view::<3, 3>(0, 0).into();
-            Some(Fix {
+            Fix {
                 source,
                 position: self.map_frame.to_geodetic(&pose.position),
                 local: pose.position,
@@ -85,7 +84,7 @@ impl Localizer {
                 speed: Some(pose.speed),
                 sigma: Sigma::from_covariance(&position_covariance, Some(pose.covariance[(3, 3)])),
                 landmarks: estimate.landmarks as u32,
-            })
+            }
         });
         PositionRecord {
             frame: index,

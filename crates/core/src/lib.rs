@@ -3,9 +3,10 @@
 //! `mapfix-core` holds the few types that cross crate boundaries and the conventions
 //! behind them: WGS84 geodetic coordinates and the local east-north-up (ENU) world frame
 //! around a map's origin ([`geodesy`]), vehicle attitude and pose ([`pose`]), bearings as
-//! azimuth/elevation pairs ([`bearing`]) and the calibrated, mounted camera that turns
-//! pixels into bearings and back ([`camera`]). It depends on no other mapfix crate, does no
-//! I/O beyond reading and writing `camera.toml`, and never sees pixels' contents or maps.
+//! azimuth/elevation pairs ([`bearing`]), the calibrated, mounted camera that turns
+//! pixels into bearings and back ([`camera`]), and how a position fix was obtained
+//! ([`fix_source`]). It depends on no other mapfix crate, does no I/O beyond reading and
+//! writing `camera.toml`, and never sees pixels' contents or maps.
 //!
 //! Conventions (DESIGN.md §3): metres and radians inside, degrees only at the edges.
 //! World = ENU. Vehicle frame: x forward, y left, z up. Camera frame: x right, y down,
@@ -13,11 +14,13 @@
 
 pub mod bearing;
 pub mod camera;
+pub mod fix_source;
 pub mod geodesy;
 pub mod pose;
 
 pub use bearing::Bearing;
 pub use camera::{CameraError, CameraModel, Distortion, Intrinsics, Mount};
+pub use fix_source::{FixSource, NO_FIX_NAME};
 pub use geodesy::{Geodetic, LocalFrame};
 pub use pose::{Attitude, Pose};
 

@@ -6,7 +6,7 @@
 //! lies within `max_dt` of it; one inside a longer truth gap is counted as such, and one
 //! before the truth's first or after its last sample as outside the truth's span.
 
-use crate::track::{Sample, Source, Track};
+use crate::track::{Sample, SampleSource, Track};
 use crate::EvalError;
 use mapfix_core::pose::heading_from_yaw;
 use mapfix_core::{Attitude, Rot3, Vec3};
@@ -225,7 +225,7 @@ pub struct Association {
     /// Fixes inside the truth's span but farther than `max_dt` from any truth sample.
     pub in_truth_gap: usize,
     /// Times (on the truth's clock) and sources of every fix, scored or not.
-    pub fix_times: Vec<(f64, Source)>,
+    pub fix_times: Vec<(f64, SampleSource)>,
     /// Half the estimate's median row interval (s): how long a fix stands for its time.
     pub half_period: f64,
 }
@@ -270,6 +270,7 @@ pub fn associate(truth: &Truth, estimate: &Track, options: &AssocOptions) -> Ass
 mod tests {
     use super::*;
     use crate::track::Format;
+    use mapfix_core::FixSource;
 
     pub(crate) fn sample(time: f64, position: Option<Vec3>) -> Sample {
         Sample {
@@ -280,7 +281,7 @@ mod tests {
             heading: None,
             rotation: None,
             sigma: None,
-            source: Source::Vision,
+            source: SampleSource::Fix(FixSource::Vision),
         }
     }
 

@@ -25,7 +25,7 @@ pub use error::EvalError;
 pub use metrics::{EvalOptions, Evaluation};
 pub use read::read_track;
 pub use stats::Summary;
-pub use track::{Location, Sample, Source, Track};
+pub use track::{Location, Sample, SampleSource, Track};
 
 use mapfix_core::LocalFrame;
 use mapfix_map::Map;

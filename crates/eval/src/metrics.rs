@@ -23,7 +23,7 @@
 use crate::align::{umeyama, Align, Similarity};
 use crate::assoc::{associate, AssocOptions, Association, Pair, Truth};
 use crate::stats::Summary;
-use crate::track::{Source, Track};
+use crate::track::{SampleSource, Track};
 use crate::EvalError;
 use mapfix_core::pose::wrap_angle;
 use mapfix_core::{Attitude, Pose, Rot3, Vec3};
@@ -56,7 +56,7 @@ pub struct FixError {
     pub time: f64,
     /// Truth distance travelled (m).
     pub distance: f64,
-    pub source: Source,
+    pub source: SampleSource,
     /// The map level at the truth's position, when a map is given.
     pub level: Option<i32>,
     pub estimate: Vec3,
@@ -147,7 +147,7 @@ pub struct Evaluation {
     pub ape: Option<Ape>,
     pub rpe: Option<Rpe>,
     pub honesty: Option<Honesty>,
-    pub by_source: Vec<(Source, GroupStats)>,
+    pub by_source: Vec<(SampleSource, GroupStats)>,
     pub by_level: Vec<(i32, GroupStats)>,
     /// Every scored fix, in time order.
     pub errors: Vec<FixError>,
@@ -184,7 +184,7 @@ impl Evaluation {
         let truth_levels: Option<Vec<i32>> =
             map.map(|m| truth.positions().iter().map(|p| m.level_at(p)).collect());
         let coverage = Coverage::new(truth, &assoc);
-        let mut sources: Vec<Source> = assoc.fix_times.iter().map(|f| f.1).collect();
+        let mut sources: Vec<SampleSource> = assoc.fix_times.iter().map(|f| f.1).collect();
         sources.sort_unstable();
         sources.dedup();
         let by_source = sources
@@ -368,7 +368,7 @@ struct Coverage {
     /// Each truth sample's share of the truth's time: half the time to each neighbour.
     weights: Vec<f64>,
     truth_times: Vec<f64>,
-    fix_times: Vec<(f64, Source)>,
+    fix_times: Vec<(f64, SampleSource)>,
     half_period: f64,
 }
 
@@ -388,7 +388,7 @@ impl Coverage {
     }
 
     /// For each truth sample, whether a fix of a wanted source lies within half a period.
-    fn covered(&self, wanted: impl Fn(Source) -> bool) -> Vec<bool> {
+    fn covered(&self, wanted: impl Fn(SampleSource) -> bool) -> Vec<bool> {
         let times: Vec<f64> = self
             .fix_times
             .iter()
@@ -511,6 +511,7 @@ fn honesty(errors: &[FixError]) -> Option<Honesty> {
 mod tests {
     use super::*;
     use crate::track::{Format, Sample};
+    use mapfix_core::FixSource;
 
     fn sample(time: f64, position: Vec3) -> Sample {
         Sample {
@@ -521,7 +522,7 @@ mod tests {
             heading: None,
             rotation: None,
             sigma: None,
-            source: Source::Vision,
+            source: SampleSource::Fix(FixSource::Vision),
         }
     }
 
@@ -684,7 +685,7 @@ mod tests {
         // No fix for the second half (rows with source none).
         for s in samples.iter_mut().filter(|s| s.time > 5.0 + 1e-9) {
             s.position = None;
-            s.source = Source::None;
+            s.source = SampleSource::NoFix;
         }
         let e = evaluate(&truth, &track(samples));
         // Fixes at 0 … 5 s cover up to 5.05 s of the 10 s.

@@ -1,56 +1,51 @@
 //! Tracks as read from files, and in the common ENU frame they are scored in.
 
 use crate::EvalError;
-use mapfix_core::{Geodetic, LocalFrame, Rot3, Vec3};
+use mapfix_core::{FixSource, Geodetic, LocalFrame, Rot3, Vec3, NO_FIX_NAME};
 use serde::Serialize;
 use std::fmt;
 use std::path::PathBuf;
 
-/// What produced a fix (the `source` column of `positions.csv`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Source {
-    Vision,
-    Fused,
-    Gnss,
-    DeadReckoning,
+/// What a track row says about how its position was obtained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SampleSource {
+    /// A fix from this source (the `source` column of `positions.csv`, NMEA's quality).
+    Fix(FixSource),
     /// No fix at this time.
-    None,
+    NoFix,
     /// The file does not say (TUM, KITTI, GPX).
     Unknown,
 }
 
-impl Source {
-    pub const ALL: [Source; 6] = [
-        Source::Vision,
-        Source::Fused,
-        Source::Gnss,
-        Source::DeadReckoning,
-        Source::None,
-        Source::Unknown,
-    ];
+impl SampleSource {
+    /// Every value, in the order reports list them.
+    pub fn all() -> impl Iterator<Item = SampleSource> {
+        FixSource::ALL
+            .into_iter()
+            .map(SampleSource::Fix)
+            .chain([SampleSource::NoFix, SampleSource::Unknown])
+    }
 
+    /// The name in reports: the `positions.csv` spelling, or `unknown`.
     pub fn name(self) -> &'static str {
         match self {
-            Source::Vision => "vision",
-            Source::Fused => "fused",
-            Source::Gnss => "gnss",
-            Source::DeadReckoning => "dead_reckoning",
-            Source::None => "none",
-            Source::Unknown => "unknown",
+            SampleSource::Fix(source) => source.name(),
+            SampleSource::NoFix => NO_FIX_NAME,
+            SampleSource::Unknown => "unknown",
         }
     }
 
     /// The `positions.csv` spelling; `unknown` is not one of them.
-    pub fn parse(text: &str) -> Option<Source> {
-        Source::ALL
-            .into_iter()
-            .filter(|s| *s != Source::Unknown)
-            .find(|s| s.name() == text)
+    pub fn parse(text: &str) -> Option<SampleSource> {
+        if text == NO_FIX_NAME {
+            Some(SampleSource::NoFix)
+        } else {
+            FixSource::from_name(text).map(SampleSource::Fix)
+        }
     }
 }
 
-impl fmt::Display for Source {
+impl fmt::Display for SampleSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
     }
@@ -84,7 +79,7 @@ pub struct Sample<P = Vec3> {
     pub rotation: Option<Rot3>,
     /// 1-σ position uncertainty east and north (m), where the file gives one.
     pub sigma: Option<[f64; 2]>,
-    pub source: Source,
+    pub source: SampleSource,
 }
 
 /// The file formats tracks are read from.
@@ -191,5 +186,37 @@ impl Track {
             }
             _ => file,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn source_names_are_those_of_positions_csv_and_unknown() {
+        let names: Vec<&str> = SampleSource::all().map(SampleSource::name).collect();
+        assert_eq!(
+            names,
+            [
+                "vision",
+                "fused",
+                "gnss",
+                "dead_reckoning",
+                "none",
+                "unknown"
+            ]
+        );
+        for source in SampleSource::all().filter(|s| *s != SampleSource::Unknown) {
+            assert_eq!(SampleSource::parse(source.name()), Some(source));
+        }
+        assert_eq!(SampleSource::parse("unknown"), None);
+        let mut sorted: Vec<SampleSource> = SampleSource::all().collect();
+        sorted.reverse();
+        sorted.sort_unstable();
+        assert!(
+            sorted.into_iter().eq(SampleSource::all()),
+            "reports list sources in this order"
+        );
     }
 }

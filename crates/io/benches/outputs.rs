@@ -1,10 +1,8 @@
 //! Per-frame cost of the outputs: one NMEA epoch, one record through all five track
 //! files, and one epoch queued for 20 TCP clients (the producer's side of `mapfix serve`).
 
-use mapfix_core::{Geodetic, Vec3};
-use mapfix_io::{
-    Fix, GnssStatus, NmeaServer, PositionRecord, ServerOptions, Sigma, Source, TrackOutputs,
-};
+use mapfix_core::{FixSource, Geodetic, Vec3};
+use mapfix_io::{Fix, GnssStatus, NmeaServer, PositionRecord, ServerOptions, Sigma, TrackOutputs};
 use std::io::Read;
 use std::net::TcpStream;
 use std::time::Instant;
@@ -20,7 +18,7 @@ fn record(frame: u64) -> PositionRecord {
         time_s,
         utc_s: Some(1_718_964_000.0 + time_s),
         fix: Some(Fix {
-            source: Source::Fused,
+            source: FixSource::Fused,
             position: Geodetic::from_degrees(49.0 + 1e-6 * frame as f64, 8.4, 115.0),
             local: Vec3::new(0.0, 0.1 * frame as f64, 0.0),
             heading: 0.3,

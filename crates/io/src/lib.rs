@@ -18,6 +18,6 @@ pub use drive::Drive;
 pub use error::IoError;
 pub use frames::{Frame, FrameInfo, FrameSource};
 pub use gnss::{GnssFix, GnssLog};
-pub use record::{ErrorEllipse, Fix, GnssStatus, PositionRecord, Sigma, Source};
+pub use record::{ErrorEllipse, Fix, GnssStatus, PositionRecord, Sigma};
 pub use tcp::{NmeaServer, ServeError, ServerOptions};
 pub use writers::{TrackOutputs, TrackWriter, WriteError};

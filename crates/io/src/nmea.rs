@@ -37,9 +37,10 @@
 //! Times are UTC to the centisecond; without a UTC time (`PositionRecord::utc_s`) the
 //! clock counts `time_s` from midnight and RMC's date is empty.
 
-use crate::record::{Fix, PositionRecord, Source};
+use crate::record::{Fix, PositionRecord};
 use crate::utc::UtcTime;
 use crate::writers::{compass_degrees, fixed};
+use mapfix_core::FixSource;
 use std::fmt::Write;
 
 pub const TALKER: &str = "GP";
@@ -58,9 +59,9 @@ const KNOTS_PER_MPS: f64 = 3600.0 / 1852.0;
 pub fn fix_quality(record: &PositionRecord) -> u8 {
     match record.fix.map(|f| f.source) {
         None => 0,
-        Some(Source::Gnss) => 1,
-        Some(Source::Vision | Source::Fused) => 2,
-        Some(Source::DeadReckoning) => 6,
+        Some(FixSource::Gnss) => 1,
+        Some(FixSource::Vision | FixSource::Fused) => 2,
+        Some(FixSource::DeadReckoning) => 6,
     }
 }
 
@@ -68,9 +69,9 @@ pub fn fix_quality(record: &PositionRecord) -> u8 {
 pub fn mode_indicator(record: &PositionRecord) -> char {
     match record.fix.map(|f| f.source) {
         None => 'N',
-        Some(Source::Gnss) => 'A',
-        Some(Source::Vision | Source::Fused) => 'D',
-        Some(Source::DeadReckoning) => 'E',
+        Some(FixSource::Gnss) => 'A',
+        Some(FixSource::Vision | FixSource::Fused) => 'D',
+        Some(FixSource::DeadReckoning) => 'E',
     }
 }
 

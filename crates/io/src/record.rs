@@ -2,48 +2,10 @@
 //! TCP) turns into its own format. The pipeline makes one `PositionRecord` per frame,
 //! with or without a fix, so that a frame never goes missing from an output.
 
-use mapfix_core::{Geodetic, Vec3};
+use mapfix_core::{FixSource, Geodetic, Vec3};
+// Part of the record's vocabulary: the `source` written for a frame without a fix.
+pub use mapfix_core::NO_FIX_NAME;
 use nalgebra::Matrix3;
-
-/// How a fix was obtained (the `source` column of `positions.csv`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Source {
-    /// From this frame's landmarks alone.
-    Vision,
-    /// The filter's estimate with a vision fix of this frame in it (GNSS possibly too).
-    Fused,
-    /// The filter's estimate with only GNSS in it this frame.
-    Gnss,
-    /// Predicted from earlier fixes, nothing measured this frame.
-    DeadReckoning,
-}
-
-impl Source {
-    pub const ALL: [Source; 4] = [
-        Source::Vision,
-        Source::Fused,
-        Source::Gnss,
-        Source::DeadReckoning,
-    ];
-
-    /// The name written in outputs: `vision`, `fused`, `gnss` or `dead_reckoning`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Source::Vision => "vision",
-            Source::Fused => "fused",
-            Source::Gnss => "gnss",
-            Source::DeadReckoning => "dead_reckoning",
-        }
-    }
-
-    /// The source with this name; `none` is not a source but the absence of a fix.
-    pub fn from_name(name: &str) -> Option<Source> {
-        Source::ALL.into_iter().find(|s| s.name() == name)
-    }
-}
-
-/// The name outputs write for a frame without a fix.
-pub const NO_FIX_NAME: &str = "none";
 
 /// What became of the GNSS measurement of this frame.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -189,7 +151,7 @@ pub struct ErrorEllipse {
 /// A position estimate of one frame.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Fix {
-    pub source: Source,
+    pub source: FixSource,
     /// WGS84 latitude, longitude (radians) and ellipsoidal height (metres).
     pub position: Geodetic,
     /// The same position in the map's local ENU frame (metres).
@@ -250,11 +212,7 @@ mod tests {
     use std::f64::consts::{FRAC_PI_2, FRAC_PI_4};
 
     #[test]
-    fn source_names_round_trip_and_none_is_not_a_source() {
-        for source in Source::ALL {
-            assert_eq!(Source::from_name(source.name()), Some(source));
-        }
-        assert_eq!(Source::from_name(NO_FIX_NAME), None);
+    fn source_name_is_none_without_a_fix() {
         assert_eq!(PositionRecord::no_fix(3, 0.2, None).source_name(), "none");
     }
 

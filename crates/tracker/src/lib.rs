@@ -8,7 +8,7 @@
 //! One call per frame, in order: [`Tracker::step`] takes the frame's time, its
 //! [`Detections`](mapfix_detector::Detections) and the GNSS epochs received since the
 //! previous frame ([`GnssInput`]), and returns a [`FrameEstimate`]: the pose with its
-//! covariance, what it rests on ([`Source`]), the landmarks used and what happened
+//! covariance, what it rests on ([`FixSource`](mapfix_core::FixSource)), the landmarks used and what happened
 //! ([`Flags`]). Inside: [`associate`] (projection with uncertainty, gated Hungarian
 //! pairing — [`assignment`]), [`global`] search without a prior, [`vision`] fixes through
 //! `mapfix-solver`, the [`road`] under the vehicle (height and grade from the map's lane
@@ -37,5 +37,5 @@ mod tracker;
 
 pub use gnss::{GnssInput, GnssPosition, GnssQuality};
 pub use tracker::{
-    Flags, FrameEstimate, Source, TrackedPose, Tracker, TrackerError, TrackerOptions, VisionUse,
+    Flags, FrameEstimate, TrackedPose, Tracker, TrackerError, TrackerOptions, VisionUse,
 };

@@ -14,7 +14,7 @@ use crate::gnss::{GnssInput, GnssQuality};
 use crate::road::RoadSurface;
 use crate::vision::{solve_frame, spread, VisionFix, VisionOptions};
 use mapfix_core::pose::{heading_from_yaw, yaw_from_heading};
-use mapfix_core::{Attitude, CameraModel, Pose, Rot3, Vec3};
+use mapfix_core::{Attitude, CameraModel, FixSource, Pose, Rot3, Vec3};
 use mapfix_detector::Detections;
 use mapfix_map::{Map, MapIndex};
 use nalgebra::{Matrix1, Matrix2, Matrix3, Matrix4, SMatrix, Vector1, Vector2, Vector3, Vector4};
@@ -26,34 +26,6 @@ pub enum TrackerError {
     NoLandmarks(String),
     #[error("invalid option: {0}")]
     InvalidOption(&'static str),
-}
-
-/// What the estimate of a frame rests on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Source {
-    /// Recent vision measurements, no recent GNSS.
-    Vision,
-    /// Recent vision and GNSS measurements.
-    Fused,
-    /// Recent GNSS only.
-    Gnss,
-    /// Nothing recent: the motion model carries the last estimate on.
-    DeadReckoning,
-    /// No estimate.
-    None,
-}
-
-impl Source {
-    /// The name in `positions.csv`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Source::Vision => "vision",
-            Source::Fused => "fused",
-            Source::Gnss => "gnss",
-            Source::DeadReckoning => "dead_reckoning",
-            Source::None => "none",
-        }
-    }
 }
 
 /// How the frame's detections entered the filter.
@@ -142,8 +114,8 @@ impl TrackedPose {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct FrameEstimate {
     pub time_s: f64,
-    pub source: Source,
-    /// `None` exactly when `source` is [`Source::None`].
+    /// What the estimate rests on; `None` exactly when `pose` is (no estimate).
+    pub source: Option<FixSource>,
     pub pose: Option<TrackedPose>,
     /// Map signs the frame's vision measurement used.
     pub landmarks: usize,
@@ -342,11 +314,11 @@ impl Tracker {
             recent(self.last_vision_s, self.options.vision_fresh_s),
             recent(self.last_gnss_s, self.options.gnss_fresh_s),
         ) {
-            (false, _, _) => Source::None,
-            (true, true, true) => Source::Fused,
-            (true, true, false) => Source::Vision,
-            (true, false, true) => Source::Gnss,
-            (true, false, false) => Source::DeadReckoning,
+            (false, _, _) => None,
+            (true, true, true) => Some(FixSource::Fused),
+            (true, true, false) => Some(FixSource::Vision),
+            (true, false, true) => Some(FixSource::Gnss),
+            (true, false, false) => Some(FixSource::DeadReckoning),
         };
         FrameEstimate {
             time_s,

@@ -5,13 +5,12 @@
 //! own crate.
 
 use mapfix_core::pose::wrap_angle;
-use mapfix_core::{CameraModel, Geodetic, Vec3};
+use mapfix_core::{CameraModel, FixSource, Geodetic, Vec3, NO_FIX_NAME};
 use mapfix_detector::{Detections, Lane, LaneSlot, SignDetection};
 use mapfix_map::Map;
 use mapfix_tracker::associate::{associate, AssociationOptions, Prior};
 use mapfix_tracker::{
-    FrameEstimate, GnssInput, GnssPosition, GnssQuality, Source, Tracker, TrackerError,
-    TrackerOptions,
+    FrameEstimate, GnssInput, GnssPosition, GnssQuality, Tracker, TrackerError, TrackerOptions,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -312,7 +311,14 @@ fn run(setup: &Run) -> Vec<FrameEstimate> {
             Detections::default()
         };
         let epochs = if setup.gnss { epochs } else { Vec::new() };
-        estimates.push(tracker.step(truth.time_s, &frame_detections, &epochs));
+        let estimate = tracker.step(truth.time_s, &frame_detections, &epochs);
+        assert_eq!(
+            estimate.source.is_some(),
+            estimate.pose.is_some(),
+            "a source exactly with an estimate, at {} s",
+            truth.time_s
+        );
+        estimates.push(estimate);
     }
     estimates
 }
@@ -401,7 +407,9 @@ fn summarise(name: &str, estimates: &[FrameEstimate], frames: std::ops::Range<us
     }
     let mut sources = std::collections::BTreeMap::new();
     for estimate in &estimates[frames.clone()] {
-        *sources.entry(estimate.source.name()).or_insert(0usize) += 1;
+        *sources
+            .entry(estimate.source.map_or(NO_FIX_NAME, FixSource::name))
+            .or_insert(0usize) += 1;
     }
     println!(
         "{name}: frames {}..{} available {}/{} median horizontal {:.3} m, p95 {:.3} m, \
@@ -518,7 +526,7 @@ fn track_the_drive_through_the_tunnel(seed: u64) {
     assert_eq!(estimates.last().unwrap().pose.unwrap().level, -1);
     let vision_frames = estimates
         .iter()
-        .filter(|e| matches!(e.source, Source::Vision | Source::Fused))
+        .filter(|e| matches!(e.source, Some(FixSource::Vision | FixSource::Fused)))
         .count();
     assert!(
         vision_frames * 10 >= estimates.len() * 7,
@@ -547,13 +555,15 @@ fn gnss_alone_tracks_the_street_and_dead_reckons_underground() {
         "3σ share {}",
         street.within_3_sigma
     );
-    assert!(estimates[..outage].iter().all(|e| e.source == Source::Gnss));
+    assert!(estimates[..outage]
+        .iter()
+        .all(|e| e.source == Some(FixSource::Gnss)));
     // Underground: dead reckoning with growing uncertainty, then the track is given up
     // honestly rather than reported with a made-up accuracy.
     let underground = &estimates[outage..];
     let first_dead = underground
         .iter()
-        .position(|e| e.source == Source::DeadReckoning)
+        .position(|e| e.source == Some(FixSource::DeadReckoning))
         .expect("dead reckoning after the GNSS outage");
     let sigmas: Vec<f64> = underground[first_dead..]
         .iter()
@@ -613,7 +623,7 @@ fn without_gnss_the_global_search_finds_the_vehicle() {
     );
     assert!(estimates
         .iter()
-        .all(|e| e.source != Source::Gnss && e.source != Source::Fused));
+        .all(|e| !matches!(e.source, Some(FixSource::Gnss | FixSource::Fused))));
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! `positions.csv`, `truth.csv` and any CSV using their column names (DESIGN.md §3).
 
 use super::number;
-use crate::track::{Format, Location, Sample, Source, Track};
+use crate::track::{Format, Location, Sample, SampleSource, Track};
 use crate::EvalError;
 use mapfix_core::{Attitude, Geodetic};
 use std::collections::HashMap;
@@ -142,8 +142,8 @@ pub(super) fn read(path: &Path, bytes: &[u8]) -> Result<Track<Location>, EvalErr
 fn read_row(row: &Row, geodetic: bool, has_attitude: bool) -> Result<Sample<Location>, EvalError> {
     let time = row.required("time_s")?;
     let source = match row.text("source") {
-        None => Source::Unknown,
-        Some(text) => Source::parse(text).ok_or_else(|| {
+        None => SampleSource::Unknown,
+        Some(text) => SampleSource::parse(text).ok_or_else(|| {
             row.error(format!(
                 "unknown source '{text}' (expected vision, fused, gnss, dead_reckoning or none)"
             ))
@@ -159,7 +159,7 @@ fn read_row(row: &Row, geodetic: bool, has_attitude: bool) -> Result<Sample<Loca
         sigma: None,
         source,
     };
-    if source == Source::None {
+    if source == SampleSource::NoFix {
         return Ok(no_fix);
     }
     let (first, second) = if geodetic {
@@ -169,10 +169,10 @@ fn read_row(row: &Row, geodetic: bool, has_attitude: bool) -> Result<Sample<Loca
     };
     let (a, b) = match (row.number(first)?, row.number(second)?) {
         (Some(a), Some(b)) => (a, b),
-        (None, None) if source != Source::Unknown => {
+        (None, None) if source != SampleSource::Unknown => {
             return Err(row.error(format!("{first} and {second} are empty but source is {source}: use source=none for a row without a fix")))
         }
-        (None, None) => return Ok(Sample { source: Source::None, ..no_fix }),
+        (None, None) => return Ok(Sample { source: SampleSource::NoFix, ..no_fix }),
         _ => return Err(row.error(format!("only one of {first} and {second} is given"))),
     };
     let (position, height_known) = if geodetic {

@@ -3,7 +3,8 @@
 //! heading, fix quality 0 (or RMC status V) is no fix and quality 6 (estimated) dead
 //! reckoning.
 
-use crate::track::{Format, Location, Sample, Source, Track};
+use crate::track::{Format, Location, Sample, SampleSource, Track};
+use mapfix_core::FixSource;
 use mapfix_io::gnss::{FixQuality, GnssFormat, GnssLog};
 
 pub(super) fn track(log: GnssLog) -> Track<Location> {
@@ -22,10 +23,10 @@ pub(super) fn track(log: GnssLog) -> Track<Location> {
             rotation: None,
             sigma: None,
             source: match fix.quality {
-                FixQuality::Invalid => Source::None,
-                FixQuality::Estimated => Source::DeadReckoning,
-                FixQuality::Unknown => Source::Unknown,
-                _ => Source::Gnss,
+                FixQuality::Invalid => SampleSource::NoFix,
+                FixQuality::Estimated => SampleSource::Fix(FixSource::DeadReckoning),
+                FixQuality::Unknown => SampleSource::Unknown,
+                _ => SampleSource::Fix(FixSource::Gnss),
             },
         })
         .collect();

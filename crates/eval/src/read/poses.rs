@@ -1,7 +1,7 @@
 //! TUM (`t x y z qx qy qz qw`) and KITTI (3×4 row-major pose matrix) trajectory files.
 
 use super::number;
-use crate::track::{Format, Location, Sample, Source, Track};
+use crate::track::{Format, Location, Sample, SampleSource, Track};
 use crate::EvalError;
 use mapfix_core::{Rot3, Vec3};
 use nalgebra::{Matrix3, Quaternion, UnitQuaternion};
@@ -51,7 +51,7 @@ fn pose_sample(line: usize, time: f64, position: Vec3, rotation: Rot3) -> Sample
         heading: Some(heading),
         rotation: Some(rotation),
         sigma: None,
-        source: Source::Unknown,
+        source: SampleSource::Unknown,
     }
 }
 

@@ -1,5 +1,6 @@
 use super::read_track;
-use crate::track::{Format, Location, Source};
+use crate::track::{Format, Location, SampleSource};
+use mapfix_core::FixSource;
 use std::path::PathBuf;
 
 fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> PathBuf {
@@ -33,7 +34,7 @@ fn reads_positions_csv_with_rows_without_a_fix() {
     let first = &track.samples[0];
     assert_eq!(
         (first.line, first.source, first.sigma),
-        (2, Source::Vision, Some([0.3, 0.4]))
+        (2, SampleSource::Fix(FixSource::Vision), Some([0.3, 0.4]))
     );
     assert!((first.heading.unwrap() - std::f64::consts::FRAC_PI_2).abs() < 1e-12);
     assert!(matches!(
@@ -45,7 +46,7 @@ fn reads_positions_csv_with_rows_without_a_fix() {
     ));
     assert_eq!(
         (track.samples[1].position, track.samples[1].source),
-        (None, Source::None)
+        (None, SampleSource::NoFix)
     );
     assert!(!track.samples[2].height_known);
 }
@@ -187,10 +188,13 @@ fn reads_nmea_gga_and_rmc_as_one_epoch() {
     }
     // Past midnight the clock goes on; fix quality 6 is dead reckoning, 0 no fix.
     assert_eq!(track.samples[1].time, 1_735_689_600.0);
-    assert_eq!(track.samples[1].source, Source::DeadReckoning);
+    assert_eq!(
+        track.samples[1].source,
+        SampleSource::Fix(FixSource::DeadReckoning)
+    );
     assert_eq!(
         (track.samples[2].source, track.samples[2].position),
-        (Source::None, None)
+        (SampleSource::NoFix, None)
     );
 
     let corrupt = error_of(

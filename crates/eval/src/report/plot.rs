@@ -3,9 +3,9 @@
 
 use crate::assoc::Truth;
 use crate::metrics::{Evaluation, FixError};
-use crate::track::Source;
+use crate::track::SampleSource;
 use crate::EvalError;
-use mapfix_core::Vec3;
+use mapfix_core::{FixSource, Vec3};
 use mapfix_map::{LineStyle, Map};
 use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
@@ -265,13 +265,13 @@ const PALETTE: [RGBColor; 6] = [
     RGBColor(140, 86, 75),
 ];
 
-fn source_color(source: Source) -> RGBColor {
+fn source_color(source: SampleSource) -> RGBColor {
     match source {
-        Source::Vision => PALETTE[0],
-        Source::Fused => PALETTE[4],
-        Source::Gnss => PALETTE[1],
-        Source::DeadReckoning => PALETTE[3],
-        Source::None | Source::Unknown => RGBColor(90, 90, 90),
+        SampleSource::Fix(FixSource::Vision) => PALETTE[0],
+        SampleSource::Fix(FixSource::Fused) => PALETTE[4],
+        SampleSource::Fix(FixSource::Gnss) => PALETTE[1],
+        SampleSource::Fix(FixSource::DeadReckoning) => PALETTE[3],
+        SampleSource::NoFix | SampleSource::Unknown => RGBColor(90, 90, 90),
     }
 }
 
@@ -280,9 +280,8 @@ fn label_font() -> TextStyle<'static> {
 }
 
 /// Sources present among the errors, in a fixed order.
-fn sources_of(errors: &[FixError]) -> Vec<Source> {
-    Source::ALL
-        .into_iter()
+fn sources_of(errors: &[FixError]) -> Vec<SampleSource> {
+    SampleSource::all()
         .filter(|s| errors.iter().any(|e| e.source == *s))
         .collect()
 }
@@ -716,7 +715,7 @@ fn draw_sigma<DB: DrawingBackend>(e: &Evaluation, root: &DrawingArea<DB, Shift>)
         root,
         &format!("Reported σ against horizontal error — {}", e.name),
     )?;
-    let points: Vec<(f64, f64, Source)> = e
+    let points: Vec<(f64, f64, SampleSource)> = e
         .errors
         .iter()
         .filter_map(|f| f.sigma.map(|s| (s, f.horizontal, f.source)))
@@ -741,10 +740,7 @@ fn draw_sigma<DB: DrawingBackend>(e: &Evaluation, root: &DrawingArea<DB, Shift>)
             .label(format!("error = {k}σ"))
             .legend(legend_line(shade.stroke_width(1)));
     }
-    for source in Source::ALL
-        .into_iter()
-        .filter(|s| points.iter().any(|p| p.2 == *s))
-    {
+    for source in SampleSource::all().filter(|s| points.iter().any(|p| p.2 == *s)) {
         let color = source_color(source);
         chart
             .draw_series(

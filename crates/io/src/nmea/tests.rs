@@ -4,7 +4,7 @@
 use super::*;
 use crate::record::{Fix, GnssStatus, Sigma};
 use chrono::{Datelike, NaiveDate, Timelike};
-use mapfix_core::{Geodetic, Vec3};
+use mapfix_core::{FixSource, Geodetic, Vec3};
 use nmea::sentences::rmc::RmcStatusOfFix;
 use nmea::sentences::{FaaMode, FixType};
 use nmea::ParseResult;
@@ -13,7 +13,7 @@ use proptest::prelude::*;
 /// 2024-06-21 10:00:00 UTC, the demo drive's GNSS start.
 const UTC_START: f64 = 1_718_964_000.0;
 
-fn record(lat_deg: f64, lon_deg: f64, source: Source) -> PositionRecord {
+fn record(lat_deg: f64, lon_deg: f64, source: FixSource) -> PositionRecord {
     PositionRecord {
         frame: 7,
         time_s: 12.34,
@@ -91,13 +91,13 @@ fn gga_and_rmc_round_trip_in_every_hemisphere_at_the_equator_and_the_date_line()
         (89.9999999, 10.0),         // next to the pole: minutes carry into 90°
     ];
     for (lat, lon) in places {
-        check_position_sentences(&record(lat, lon, Source::Fused));
+        check_position_sentences(&record(lat, lon, FixSource::Fused));
     }
 }
 
 #[test]
 fn field_formats_are_those_receivers_write() {
-    let r = record(-0.5, -179.5, Source::Vision);
+    let r = record(-0.5, -179.5, FixSource::Vision);
     assert_eq!(
         &gga(&r)[..45],
         "$GPGGA,100012.34,0030.000000,S,17930.000000,W"
@@ -116,11 +116,11 @@ fn field_formats_are_those_receivers_write() {
 #[test]
 fn the_source_sets_fix_quality_status_and_mode() {
     let cases = [
-        (Source::Gnss, FixType::Gps, FaaMode::Autonomous),
-        (Source::Vision, FixType::DGps, FaaMode::Differential),
-        (Source::Fused, FixType::DGps, FaaMode::Differential),
+        (FixSource::Gnss, FixType::Gps, FaaMode::Autonomous),
+        (FixSource::Vision, FixType::DGps, FaaMode::Differential),
+        (FixSource::Fused, FixType::DGps, FaaMode::Differential),
         (
-            Source::DeadReckoning,
+            FixSource::DeadReckoning,
             FixType::Estimated,
             FaaMode::Estimated,
         ),
@@ -170,7 +170,7 @@ fn a_frame_without_a_fix_says_so_in_every_sentence() {
 
 #[test]
 fn gst_carries_the_one_sigma_ellipse_and_axes() {
-    let r = record(49.0, 8.4, Source::Fused);
+    let r = record(49.0, 8.4, FixSource::Fused);
     let sigma = r.fix.unwrap().sigma;
     let ellipse = sigma.ellipse();
     let ParseResult::GST(gst) = parse(&gst(&r).unwrap()) else {
@@ -193,9 +193,9 @@ fn gst_carries_the_one_sigma_ellipse_and_axes() {
 #[test]
 fn hdop_gives_gpsd_our_95_percent_radius() {
     for (source, uere) in [
-        (Source::Vision, 4.75),
-        (Source::Gnss, 19.0),
-        (Source::DeadReckoning, 19.0),
+        (FixSource::Vision, 4.75),
+        (FixSource::Gnss, 19.0),
+        (FixSource::DeadReckoning, 19.0),
     ] {
         let r = record(49.0, 8.4, source);
         let radius = r.fix.unwrap().sigma.horizontal_radius(0.95);
@@ -208,7 +208,7 @@ fn hdop_gives_gpsd_our_95_percent_radius() {
 
 #[test]
 fn reversing_turns_the_course_round_and_speed_stays_positive() {
-    let mut r = record(49.0, 8.4, Source::Fused);
+    let mut r = record(49.0, 8.4, FixSource::Fused);
     r.fix.as_mut().unwrap().speed = Some(-2.0);
     let ParseResult::RMC(rmc) = parse(&rmc(&r)) else {
         panic!()
@@ -225,7 +225,7 @@ fn reversing_turns_the_course_round_and_speed_stays_positive() {
 
 #[test]
 fn without_utc_the_clock_is_time_s_and_the_date_is_empty() {
-    let mut r = record(49.0, 8.4, Source::Gnss);
+    let mut r = record(49.0, 8.4, FixSource::Gnss);
     r.utc_s = None;
     r.time_s = 3725.5;
     assert!(gga(&r).starts_with("$GPGGA,010205.50,"));
@@ -237,7 +237,7 @@ fn without_utc_the_clock_is_time_s_and_the_date_is_empty() {
 
 #[test]
 fn a_date_at_new_year_rounds_forward() {
-    let mut r = record(49.0, 8.4, Source::Gnss);
+    let mut r = record(49.0, 8.4, FixSource::Gnss);
     // 2023-12-31 23:59:59.996 rounds to 2024-01-01 00:00:00.00.
     r.utc_s = Some(1_704_067_199.996);
     let ParseResult::RMC(rmc) = parse(&rmc(&r)) else {
@@ -256,7 +256,7 @@ proptest! {
         east in 0.001f64..20_000.0, north in 0.001f64..20_000.0, rho in -0.99f64..0.99,
         utc in 0.0f64..4.1e9, source in 0usize..4,
     ) {
-        let mut r = record(lat, lon, Source::ALL[source]);
+        let mut r = record(lat, lon, FixSource::ALL[source]);
         r.utc_s = Some(utc);
         let fix = r.fix.as_mut().unwrap();
         fix.position.height = height;

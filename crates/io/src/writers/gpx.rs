@@ -6,8 +6,9 @@
 //! output.
 
 use super::{fixed, OutputFile, TrackWriter, WriteError};
-use crate::record::{PositionRecord, Source};
+use crate::record::PositionRecord;
 use crate::utc::UtcTime;
+use mapfix_core::FixSource;
 use std::path::Path;
 
 const HEADER: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
@@ -47,9 +48,9 @@ impl TrackWriter for GpxWriter {
             body.push_str("<trkseg>\n");
         }
         let kind = match fix.source {
-            Source::Vision | Source::Fused => "<fix>dgps</fix>",
-            Source::Gnss => "<fix>3d</fix>",
-            Source::DeadReckoning => "",
+            FixSource::Vision | FixSource::Fused => "<fix>dgps</fix>",
+            FixSource::Gnss => "<fix>3d</fix>",
+            FixSource::DeadReckoning => "",
         };
         body.push_str(&format!(
             "<trkpt lat=\"{}\" lon=\"{}\"><ele>{}</ele><time>{}</time><type>{}</type>{kind}<hdop>{}</hdop></trkpt>\n",

@@ -2,8 +2,8 @@
 //! crate), after a whole run and after every frame of a run that never finishes.
 
 use super::*;
-use crate::record::{Fix, GnssStatus, Sigma, Source};
-use mapfix_core::{Geodetic, LocalFrame, Vec3};
+use crate::record::{Fix, GnssStatus, Sigma};
+use mapfix_core::{FixSource, Geodetic, LocalFrame, Vec3};
 use mapfix_eval::Location;
 
 const FPS: f64 = 15.0;
@@ -21,8 +21,8 @@ fn record(i: u64, utc: bool) -> PositionRecord {
     let local = Vec3::new(7.0 * time_s, 7.0 * time_s, 0.1);
     let source = match i {
         10..=14 => return PositionRecord::no_fix(i, time_s, utc.then_some(UTC_START + time_s)),
-        15..=19 => Source::DeadReckoning,
-        _ => [Source::Vision, Source::Fused, Source::Gnss][i as usize % 3],
+        15..=19 => FixSource::DeadReckoning,
+        _ => [FixSource::Vision, FixSource::Fused, FixSource::Gnss][i as usize % 3],
     };
     PositionRecord {
         frame: i,
@@ -114,7 +114,7 @@ fn eval_reads_back_nmea_gpx_and_tum() {
         assert!((sample.time - record.utc_s.unwrap()).abs() < 0.006);
         let expected = match record.fix.map(|f| f.source) {
             None => "none",
-            Some(Source::DeadReckoning) => "dead_reckoning",
+            Some(FixSource::DeadReckoning) => "dead_reckoning",
             // NMEA cannot tell vision from GNSS: both are GNSS to its readers.
             Some(_) => "gnss",
         };
