@@ -3,8 +3,8 @@
 //! Each map sign the camera could see from the prior is projected into the image with its
 //! predicted pixel covariance: the pose covariance (east, north, up, yaw, and the assumed
 //! roll/pitch uncertainty) carried through the projection's Jacobian, plus the detector's
-//! own noise. Detections pair with signs of their class by Mahalanobis distance within a
-//! χ² gate, one-to-one (Hungarian). Lane lines pair by slot-agnostic image distance: each
+//! own noise. Detections pair with signs of their class (or of another class when much
+//! closer) by Mahalanobis distance within a χ² gate, one-to-one (Hungarian). Lane lines pair by slot-agnostic image distance: each
 //! detected polyline against each visible map lane line projected from the prior, gated by
 //! how far the prior's lateral and yaw uncertainty can move it in the image.
 
@@ -119,6 +119,12 @@ pub struct AssociationOptions {
     pub lane_reference_depth: f64,
     /// A lane needs this many of its points beside the projected map line.
     pub min_lane_points: usize,
+    /// Added to the squared Mahalanobis distance of a detection whose class differs from
+    /// the map sign's. A detector places small signs far better than it names them, so a
+    /// detection of another class still pairs when it lies well inside the gate (the
+    /// assignment leaves anything costing more than the gate unpaired); infinity makes
+    /// classes strict.
+    pub class_mismatch_cost: f64,
 }
 
 impl Default for AssociationOptions {
@@ -130,6 +136,7 @@ impl Default for AssociationOptions {
             min_score: 0.3,
             lane_reference_depth: 12.0,
             min_lane_points: 3,
+            class_mismatch_cost: 0.5 * chi2_gate(2),
         }
     }
 }
@@ -203,16 +210,18 @@ fn associate_signs(
                 .zip(&predicted)
                 .map(|(seen, prediction)| {
                     let class = map.signs[seen.sign].class.gtsrb();
+                    let mismatch = if class == Some(detection.class) {
+                        0.0
+                    } else {
+                        options.class_mismatch_cost
+                    };
                     match prediction {
-                        Some((pixel, information))
-                            if detection.score >= options.min_score
-                                && class == Some(detection.class) =>
-                        {
+                        Some((pixel, information)) if detection.score >= options.min_score => {
                             let r = Vector2::new(
                                 f64::from(detection.center[0]),
                                 f64::from(detection.center[1]),
                             ) - pixel;
-                            let d2 = (r.transpose() * information * r)[(0, 0)];
+                            let d2 = (r.transpose() * information * r)[(0, 0)] + mismatch;
                             if d2 <= gate {
                                 d2
                             } else {
