@@ -41,7 +41,7 @@ impl Localizer {
         gnss.sort_by(|a, b| a.time_s.total_cmp(&b.time_s));
         Ok(Self {
             tracker,
-            map_frame: map.frame.clone(),
+            map_frame: map.frame,
             gnss,
             next_gnss: 0,
             start_unix_s,
@@ -162,7 +162,6 @@ pub fn gnss_inputs(
     Ok((inputs, start_unix_s))
 }
 
-
 /// How a drive went.
 #[derive(Debug, Default)]
 pub struct DriveSummary {
@@ -220,7 +219,7 @@ pub fn track_drive(
         (Some(path), true) => gnss_inputs(path, drive.start_unix_s, created_unix_s)?,
         _ => (Vec::new(), drive.start_unix_s),
     };
-    let mut localizer = Localizer::new(&stages.map, drive.camera.clone(), gnss, start_unix_s)?;
+    let mut localizer = Localizer::new(&stages.map, drive.camera, gnss, start_unix_s)?;
     std::fs::create_dir_all(out_dir)
         .with_context(|| format!("cannot create {}", out_dir.display()))?;
     let mut outputs = TrackOutputs::create(out_dir)?;
@@ -255,7 +254,11 @@ pub fn track_drive(
             }
             let detections = match &stages.detector {
                 Some(detector) => detector.detect_batch(&images).with_context(|| {
-                    format!("detecting in {} from frame {}", drive.video.display(), times[0].0)
+                    format!(
+                        "detecting in {} from frame {}",
+                        drive.video.display(),
+                        times[0].0
+                    )
                 })?,
                 None => vec![Detections::default(); images.len()],
             };

@@ -30,26 +30,44 @@ fn stderr(output: &Output) -> String {
 /// `positions.csv` as rows of named fields.
 fn positions(dir: &Path) -> Vec<std::collections::HashMap<String, String>> {
     let path = dir.join("positions.csv");
-    let mut reader = csv::Reader::from_path(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_owned).collect();
+    let mut reader =
+        csv::Reader::from_path(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let header: Vec<String> = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .map(str::to_owned)
+        .collect();
     reader
         .records()
         .map(|row| {
             let row = row.expect("every row of positions.csv is complete");
-            header.iter().cloned().zip(row.iter().map(str::to_owned)).collect()
+            header
+                .iter()
+                .cloned()
+                .zip(row.iter().map(str::to_owned))
+                .collect()
         })
         .collect()
 }
 
 fn number(row: &std::collections::HashMap<String, String>, key: &str) -> f64 {
-    row[key].parse().unwrap_or_else(|e| panic!("{key} = {:?}: {e}", row[key]))
+    row[key]
+        .parse()
+        .unwrap_or_else(|e| panic!("{key} = {:?}: {e}", row[key]))
 }
 
 /// The demo drive's files copied into `dir` (so that a test can change one of them).
 fn demo_drive_copy(dir: &Path) -> PathBuf {
     let drive = dir.join("drive");
     std::fs::create_dir_all(&drive).unwrap();
-    for name in ["video.mp4", "camera.toml", "gnss.nmea", "truth.csv", "sim.json"] {
+    for name in [
+        "video.mp4",
+        "camera.toml",
+        "gnss.nmea",
+        "truth.csv",
+        "sim.json",
+    ] {
         std::fs::copy(repo("fixtures/demo-drive").join(name), drive.join(name)).unwrap();
     }
     drive
@@ -81,14 +99,19 @@ fn the_demo_drive_gets_a_row_per_frame_and_lane_level_positions() {
     let median = errors[errors.len() / 2];
     assert!(median < 0.5, "median horizontal error {median:.3} m");
     assert!(
-        rows.iter().any(|row| row["source"] == "vision" || row["source"] == "fused"),
+        rows.iter()
+            .any(|row| row["source"] == "vision" || row["source"] == "fused"),
         "the camera contributes"
     );
     let summary = String::from_utf8_lossy(&output.stdout);
-    assert!(summary.contains("lateral median"), "the evaluation's errors are printed:\n{summary}");
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.path().join("demo-drive/run.json")).unwrap())
-            .unwrap();
+    assert!(
+        summary.contains("lateral median"),
+        "the evaluation's errors are printed:\n{summary}"
+    );
+    let report: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.path().join("demo-drive/run.json")).unwrap(),
+    )
+    .unwrap();
     assert_eq!(report["frames"], rows.len());
     assert_eq!(report["complete"], true);
 }
@@ -113,14 +136,18 @@ fn gnss_alone_and_the_camera_alone_both_give_tracks() {
     assert!(output.status.success(), "{}", stderr(&output));
     let rows = positions(&out.path().join("gnss/demo-drive"));
     assert!(rows.iter().any(|row| row["source"] == "gnss"));
-    assert!(rows.iter().all(|row| row["source"] != "vision" && row["source"] != "fused"));
+    assert!(rows
+        .iter()
+        .all(|row| row["source"] != "vision" && row["source"] != "fused"));
     // Underground there is no GNSS: the track carries on by dead reckoning.
     assert!(rows.iter().any(|row| row["source"] == "dead_reckoning"));
 
     let output = run(&[&drive], &out.path().join("camera"), &["--no-gnss"]);
     assert!(output.status.success(), "{}", stderr(&output));
     let rows = positions(&out.path().join("camera/demo-drive"));
-    assert!(rows.iter().all(|row| row["source"] != "gnss" && row["source"] != "fused"));
+    assert!(rows
+        .iter()
+        .all(|row| row["source"] != "gnss" && row["source"] != "fused"));
     assert!(rows.iter().any(|row| row["source"] == "vision"));
 }
 
@@ -135,17 +162,26 @@ fn a_cut_off_video_keeps_the_frames_before_the_damage() {
     let output = run(&[&drive], &out, &["--no-vision"]);
     assert!(!output.status.success());
     let message = stderr(&output);
-    assert!(message.contains("video.mp4") && message.contains("cut off"), "{message}");
+    assert!(
+        message.contains("video.mp4") && message.contains("cut off"),
+        "{message}"
+    );
     assert!(!message.contains("panicked"), "{message}");
     let rows = positions(&out.join("drive"));
-    assert!(rows.len() > 10 && rows.len() < 300, "{} frames before the cut", rows.len());
+    assert!(
+        rows.len() > 10 && rows.len() < 300,
+        "{} frames before the cut",
+        rows.len()
+    );
     let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("drive/run.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(out.join("drive/run.json")).unwrap())
+            .unwrap();
     assert_eq!(report["complete"], false);
     assert_eq!(report["frames"], rows.len());
-    let geojson: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("drive/positions.geojson")).unwrap())
-            .expect("the GeoJSON is whole");
+    let geojson: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("drive/positions.geojson")).unwrap(),
+    )
+    .expect("the GeoJSON is whole");
     assert_eq!(geojson["type"], "FeatureCollection");
 }
 
@@ -159,7 +195,10 @@ fn an_unknown_camera_key_and_a_map_without_signs_are_clear_errors() {
     let output = run(&[&drive], &dir.path().join("out"), &["--no-vision"]);
     assert!(!output.status.success());
     let message = stderr(&output);
-    assert!(message.contains("camera.toml") && message.contains("focal_x"), "{message}");
+    assert!(
+        message.contains("camera.toml") && message.contains("focal_x"),
+        "{message}"
+    );
 
     let drive = repo("fixtures/demo-drive");
     let map = dir.path().join("lines-only.geojson");
@@ -178,5 +217,8 @@ fn an_unknown_camera_key_and_a_map_without_signs_are_clear_errors() {
         .unwrap();
     assert!(!output.status.success());
     let message = stderr(&output);
-    assert!(message.contains("lines-only.geojson") && message.contains("no signs"), "{message}");
+    assert!(
+        message.contains("lines-only.geojson") && message.contains("no signs"),
+        "{message}"
+    );
 }

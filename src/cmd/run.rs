@@ -54,7 +54,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     make_names_unique(&mut drives);
     if let Some(gnss) = &args.gnss {
         if drives.len() != 1 {
-            bail!("--gnss gives one log, but the inputs hold {} drives", drives.len());
+            bail!(
+                "--gnss gives one log, but the inputs hold {} drives",
+                drives.len()
+            );
         }
         drives[0].gnss = Some(gnss.clone());
     }
@@ -87,8 +90,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
                 });
                 bar.finish();
                 if let Ok(summary) = &result {
-                    if let Err(error) = write_run_json(drive, summary, &out_dir, &settings)
-                    {
+                    if let Err(error) = write_run_json(drive, summary, &out_dir, &settings) {
                         return (drive, Err(error));
                     }
                 }
@@ -109,10 +111,12 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         .iter()
         .filter_map(|(drive, result)| match result {
             Err(error) => Some(format!("{}: {error:#}", drive.name)),
-            Ok(summary) => summary
-                .failure
-                .as_ref()
-                .map(|error| format!("{}: stopped after {} frames: {error:#}", drive.name, summary.frames)),
+            Ok(summary) => summary.failure.as_ref().map(|error| {
+                format!(
+                    "{}: stopped after {} frames: {error:#}",
+                    drive.name, summary.frames
+                )
+            }),
         })
         .collect();
     if !failures.is_empty() {
@@ -139,9 +143,11 @@ fn drive_bar(drive: &Drive) -> ProgressBar {
         None => ProgressBar::no_length(),
     };
     bar.set_style(
-        ProgressStyle::with_template("{prefix:>12} [{bar:30}] {pos}/{len} frames, {per_sec}, {eta} left")
-            .expect("a valid template")
-            .progress_chars("=> "),
+        ProgressStyle::with_template(
+            "{prefix:>12} [{bar:30}] {pos}/{len} frames, {per_sec}, {eta} left",
+        )
+        .expect("a valid template")
+        .progress_chars("=> "),
     );
     bar.set_prefix(drive.name.clone());
     bar
@@ -202,7 +208,10 @@ fn print_summary(results: &[(&Drive, anyhow::Result<DriveSummary>)], out: &Path)
                         .iter()
                         .find(|(n, _)| *n == name)
                         .map_or(0, |(_, c)| *c);
-                    format!("{:.0} %", 100.0 * count as f64 / summary.frames.max(1) as f64)
+                    format!(
+                        "{:.0} %",
+                        100.0 * count as f64 / summary.frames.max(1) as f64
+                    )
                 };
                 println!(
                     "{:<20} {:>7} {:>7.1} {:>7} {:>7} {:>7} {:>7} {:>7} {:>8}",
@@ -227,10 +236,21 @@ fn print_summary(results: &[(&Drive, anyhow::Result<DriveSummary>)], out: &Path)
 }
 
 /// The evaluation's error table for a drive with ground truth.
-fn print_errors(drive: &Drive, truth: &Path, out_dir: &Path, map: &mapfix_map::Map) -> anyhow::Result<()> {
+fn print_errors(
+    drive: &Drive,
+    truth: &Path,
+    out_dir: &Path,
+    map: &mapfix_map::Map,
+) -> anyhow::Result<()> {
     let positions = out_dir.join("positions.csv");
     let (_, evaluations) = evaluate_files(truth, &[&positions], Some(map), &EvalOptions::default())
-        .with_context(|| format!("scoring {} against {}", positions.display(), truth.display()))?;
+        .with_context(|| {
+            format!(
+                "scoring {} against {}",
+                positions.display(),
+                truth.display()
+            )
+        })?;
     println!("\n{}: errors against {}", drive.name, truth.display());
     print!("{}", mapfix_eval::report::text(&evaluations));
     Ok(())

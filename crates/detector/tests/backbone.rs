@@ -100,11 +100,7 @@ fn feature_maps_have_strides_8_to_32_with_same_rounding() {
     let model = EfficientNetLite0::from_file(&weights_path()).unwrap();
     // 190×317: odd sizes round up at every stride-2 layer, as TensorFlow's SAME padding does.
     let features = model.forward(&photo(317, 190)).unwrap();
-    let maps = [
-        &features.stride8,
-        &features.stride16,
-        &features.stride32,
-    ];
+    let maps = [&features.stride8, &features.stride16, &features.stride32];
     let expected = [(24, 40), (12, 20), (6, 10)];
     for ((map, channels), (h, w)) in maps.iter().zip(FEATURE_CHANNELS).zip(expected) {
         assert_eq!(map.dims(), [1, channels, h, w]);
