@@ -23,7 +23,8 @@
 use crate::detections::{Lane, LaneSlot};
 use crate::efficientnet::{Features, FEATURE_CHANNELS};
 use crate::error::{DetectorError, Result};
-use crate::ops::{bias_activation, depthwise_conv2d, Activation};
+use crate::layers::{Pointwise, SeparableBlock};
+use crate::ops::Activation;
 use candle_core::{DType, Module, Tensor, D};
 use candle_nn::{init, Linear, VarBuilder};
 
@@ -63,79 +64,6 @@ pub const POSITION_WEIGHT: f64 = 0.1;
 pub fn anchor_row(r: usize) -> f32 {
     let row_height = CELL_WIDTH / ROWS_PER_FEATURE_ROW as f32;
     (FIRST_FEATURE_ROW * STRIDE) as f32 + row_height * (r as f32 + 0.5)
-}
-
-/// A 1×1 convolution computed as a matrix product; `weight` is (out, in).
-#[derive(Debug, Clone)]
-struct Pointwise {
-    weight: Tensor,
-    bias: Tensor,
-}
-
-impl Pointwise {
-    fn load(
-        vb: VarBuilder,
-        inputs: usize,
-        outputs: usize,
-        weight_init: init::Init,
-    ) -> Result<Self> {
-        Ok(Self {
-            weight: vb.get_with_hints((outputs, inputs), "weight", weight_init)?,
-            bias: vb.get_with_hints(outputs, "bias", init::ZERO)?,
-        })
-    }
-
-    /// (B, in, H, W) → (B, out, H, W).
-    fn forward(&self, x: &Tensor, activation: Activation) -> Result<Tensor> {
-        let (batch, channels, h, w) = x.dims4()?;
-        let outputs = self.weight.dim(0)?;
-        let pixels = x.reshape((batch, channels, h * w))?;
-        let y = self.weight.unsqueeze(0)?.broadcast_matmul(&pixels)?;
-        let y = bias_activation(&y, &self.bias, activation)?;
-        Ok(y.reshape((batch, outputs, h, w))?)
-    }
-}
-
-/// A depthwise-separable block: depthwise k×k (stride 1, SAME padding) and a 1×1
-/// convolution, each followed by bias and ReLU6. Both run on the fast kernels, forward and
-/// backward (candle's dense 3×3 convolution spends about a second per image in its
-/// backward pass here).
-#[derive(Debug, Clone)]
-struct SeparableBlock {
-    depthwise_weight: Tensor,
-    depthwise_bias: Tensor,
-    pointwise: Pointwise,
-}
-
-impl SeparableBlock {
-    fn load(vb: VarBuilder, channels: usize) -> Result<Self> {
-        let k = CONTEXT_KERNEL;
-        Ok(Self {
-            depthwise_weight: vb.get_with_hints(
-                (channels, 1, k, k),
-                "depthwise.weight",
-                init::DEFAULT_KAIMING_NORMAL,
-            )?,
-            depthwise_bias: vb.get_with_hints(channels, "depthwise.bias", init::ZERO)?,
-            pointwise: Pointwise::load(
-                vb.pp("pointwise"),
-                channels,
-                channels,
-                init::DEFAULT_KAIMING_NORMAL,
-            )?,
-        })
-    }
-
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let spatial = depthwise_conv2d(
-            x,
-            &self.depthwise_weight,
-            &self.depthwise_bias,
-            1,
-            Activation::Relu6,
-        )?;
-        self.pointwise.forward(&spatial, Activation::Relu6)
-    }
 }
 
 /// Nearest-neighbour ×2 upsampling by broadcasting, whose backward pass is a plain sum
@@ -208,9 +136,9 @@ impl LaneHead {
             stdev: 0.01,
         };
         Ok(Self {
-            lateral8: Pointwise::load(vb.pp("lateral8"), c8, CHANNELS, kaiming)?,
-            lateral16: Pointwise::load(vb.pp("lateral16"), c16, CHANNELS, kaiming)?,
-            lateral32: Pointwise::load(vb.pp("lateral32"), c32, CHANNELS, kaiming)?,
+            lateral8: Pointwise::load(vb.pp("lateral8"), c8, CHANNELS, kaiming, init::ZERO)?,
+            lateral16: Pointwise::load(vb.pp("lateral16"), c16, CHANNELS, kaiming, init::ZERO)?,
+            lateral32: Pointwise::load(vb.pp("lateral32"), c32, CHANNELS, kaiming, init::ZERO)?,
             scene: linear(vb.pp("scene"), c32, CHANNELS)?,
             row_embedding: vb.get_with_hints(
                 (1, CHANNELS, HEAD_ROWS, 1),
@@ -223,14 +151,15 @@ impl LaneHead {
                 init::ZERO,
             )?,
             context: [
-                SeparableBlock::load(vb.pp("context.0"), CHANNELS)?,
-                SeparableBlock::load(vb.pp("context.1"), CHANNELS)?,
+                SeparableBlock::load(vb.pp("context.0"), CHANNELS, CONTEXT_KERNEL)?,
+                SeparableBlock::load(vb.pp("context.1"), CHANNELS, CONTEXT_KERNEL)?,
             ],
             columns: Pointwise::load(
                 vb.pp("columns"),
                 CHANNELS,
                 SLOTS * ROWS_PER_FEATURE_ROW,
                 small,
+                init::ZERO,
             )?,
             absent: {
                 let vb = vb.pp("absent");

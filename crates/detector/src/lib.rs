@@ -17,6 +17,7 @@ pub mod image_input;
 pub mod import;
 pub mod input;
 pub mod lane_head;
+mod layers;
 pub mod metrics;
 pub mod ops;
 pub mod pth;

@@ -25,9 +25,10 @@
 use crate::detections::SignDetection;
 use crate::efficientnet::{Features, FEATURE_CHANNELS};
 use crate::error::{DetectorError, Result};
-use crate::ops::{bias_activation, depthwise_conv2d, Activation};
+use crate::layers::{Pointwise, SeparableBlock};
+use crate::ops::Activation;
 use candle_core::{DType, Tensor};
-use candle_nn::{Init, VarBuilder};
+use candle_nn::{init, Init, VarBuilder};
 
 /// GTSRB classes.
 pub const SIGN_CLASSES: usize = 43;
@@ -109,83 +110,6 @@ pub struct SignLoss {
     pub extent: f32,
 }
 
-/// A 1×1 convolution held as an (out, in) matrix, run as a matrix product.
-#[derive(Debug, Clone)]
-struct Pointwise {
-    weight: Tensor,
-    bias: Tensor,
-}
-
-impl Pointwise {
-    /// Kaiming-normal weights for a ReLU that follows; `weight_std` overrides that for the
-    /// output layers, which start small so that their bias sets the first predictions.
-    fn load(
-        vb: &VarBuilder,
-        inputs: usize,
-        outputs: usize,
-        weight_std: Option<f64>,
-        bias: f64,
-    ) -> Result<Self> {
-        let stdev = weight_std.unwrap_or_else(|| (2.0 / inputs as f64).sqrt());
-        Ok(Self {
-            weight: vb.get_with_hints(
-                (outputs, inputs),
-                "weight",
-                Init::Randn { mean: 0.0, stdev },
-            )?,
-            bias: vb.get_with_hints(outputs, "bias", Init::Const(bias))?,
-        })
-    }
-
-    fn forward(&self, x: &Tensor, activation: Activation) -> Result<Tensor> {
-        let (batch, channels, h, w) = x.dims4()?;
-        let outputs = self.weight.dim(0)?;
-        let y =
-            self.weight
-                .unsqueeze(0)?
-                .broadcast_matmul(&x.reshape((batch, channels, h * w))?)?;
-        Ok(bias_activation(&y, &self.bias, activation)?.reshape((batch, outputs, h, w))?)
-    }
-}
-
-/// Depthwise 3×3 then pointwise, both ReLU6. No skip connection: at two blocks it is not
-/// needed to train, and candle's elementwise add would cost more than the block.
-#[derive(Debug, Clone)]
-struct SeparableBlock {
-    depthwise_weight: Tensor,
-    depthwise_bias: Tensor,
-    pointwise: Pointwise,
-}
-
-impl SeparableBlock {
-    fn load(vb: &VarBuilder) -> Result<Self> {
-        let depthwise = vb.pp("depthwise");
-        Ok(Self {
-            depthwise_weight: depthwise.get_with_hints(
-                (WIDTH, 1, 3, 3),
-                "weight",
-                Init::Randn {
-                    mean: 0.0,
-                    stdev: (2.0f64 / 9.0).sqrt(),
-                },
-            )?,
-            depthwise_bias: depthwise.get_with_hints(WIDTH, "bias", Init::Const(0.0))?,
-            pointwise: Pointwise::load(&vb.pp("pointwise"), WIDTH, WIDTH, None, 0.0)?,
-        })
-    }
-
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let spatial = depthwise_conv2d(
-            x,
-            &self.depthwise_weight,
-            &self.depthwise_bias,
-            1,
-            Activation::Relu6,
-        )?;
-        self.pointwise.forward(&spatial, Activation::Relu6)
-    }
-}
-
 /// The sign head: stride-8 features merged with upsampled stride-16 features (a 1×1
 /// convolution over both), two depthwise-separable blocks, and a 1×1 output per map.
 #[derive(Debug, Clone)]
@@ -206,14 +130,23 @@ impl SignHead {
     /// tensors under `vb`'s prefix.
     pub fn load(vb: VarBuilder) -> Result<Self> {
         let [channels8, channels16, _] = FEATURE_CHANNELS;
+        // Output layers start small, so that their bias sets the first predictions.
         let output = |name: &str, outputs: usize, bias: f64| {
-            Pointwise::load(&vb.pp(name), WIDTH, outputs, Some(0.01), bias)
+            let small = Init::Randn {
+                mean: 0.0,
+                stdev: 0.01,
+            };
+            Pointwise::load(vb.pp(name), WIDTH, outputs, small, Init::Const(bias))
+        };
+        let hidden = |name: &str, inputs: usize| {
+            let kaiming = init::DEFAULT_KAIMING_NORMAL;
+            Pointwise::load(vb.pp(name), inputs, WIDTH, kaiming, init::ZERO)
         };
         Ok(Self {
-            lateral16: Pointwise::load(&vb.pp("lateral16"), channels16, WIDTH, None, 0.0)?,
-            merge: Pointwise::load(&vb.pp("merge"), channels8 + WIDTH, WIDTH, None, 0.0)?,
+            lateral16: hidden("lateral16", channels16)?,
+            merge: hidden("merge", channels8 + WIDTH)?,
             blocks: (0..BLOCKS)
-                .map(|index| SeparableBlock::load(&vb.pp(format!("blocks.{index}"))))
+                .map(|index| SeparableBlock::load(vb.pp(format!("blocks.{index}")), WIDTH, 3))
                 .collect::<Result<_>>()?,
             heatmap: output("heatmap", 1, HEATMAP_PRIOR)?,
             class: output("class", SIGN_CLASSES, 0.0)?,
