@@ -549,17 +549,7 @@ impl Tracker {
             return self.relocalise(time_s, detections, flags);
         };
         let prior = self.prior(ekf);
-        let visible = self
-            .index
-            .visible_from(&prior.pose(), &self.camera, self.options.max_range);
-        let association = associate(
-            &self.index,
-            &self.camera,
-            &prior,
-            &visible,
-            detections,
-            &self.options.association,
-        );
+        let association = self.pair(&prior, detections);
         if association.signs.len() >= 2 {
             if let Ok(fix) = solve_frame(
                 self.map(),
@@ -578,6 +568,21 @@ impl Tracker {
         }
         self.last_vision_s = Some(time_s);
         (VisionUse::Landmarks, applied.0, applied.1)
+    }
+
+    /// The frame's detections paired with the map landmarks visible from `prior`.
+    fn pair(&self, prior: &Prior, detections: &Detections) -> Association {
+        let visible = self
+            .index
+            .visible_from(&prior.pose(), &self.camera, self.options.max_range);
+        associate(
+            &self.index,
+            &self.camera,
+            prior,
+            &visible,
+            detections,
+            &self.options.association,
+        )
     }
 
     fn apply_fix(
@@ -714,17 +719,7 @@ impl Tracker {
             },
             covariance,
         };
-        let visible = self
-            .index
-            .visible_from(&prior.pose(), &self.camera, self.options.max_range);
-        let paired = associate(
-            &self.index,
-            &self.camera,
-            &prior,
-            &visible,
-            detections,
-            &self.options.association,
-        );
+        let paired = self.pair(&prior, detections);
         let Ok(fix) = solve_frame(
             self.map(),
             &self.camera,
