@@ -202,8 +202,8 @@ const DETECT_CHUNK: usize = 4;
 /// Decoded frames waiting for the detector.
 const DECODE_QUEUE: usize = 8;
 
-/// Runs one drive through every stage into `out_dir`'s `positions.*`, reporting each frame
-/// done to `progress`. Decoding runs on its own thread ahead of detection. An input error
+/// Runs one drive through every stage into `out_dir`'s `positions.*`, reporting to
+/// `progress` the frames done and, where the input says, how many there are. Decoding runs on its own thread ahead of detection. An input error
 /// midway (a damaged video) ends the drive after the frames before it are written; it is
 /// returned in the summary, the outputs stay valid.
 pub fn track_drive(
@@ -211,10 +211,11 @@ pub fn track_drive(
     stages: &Stages,
     use_gnss: bool,
     out_dir: &Path,
-    progress: &(dyn Fn(u64) + Sync),
+    progress: &(dyn Fn(u64, Option<u64>) + Sync),
 ) -> anyhow::Result<DriveSummary> {
     let source = drive.open_frames()?;
     let created_unix_s = source.info().creation_unix_s;
+    let frame_count = source.info().frame_count;
     let (gnss, start_unix_s) = match (&drive.gnss, use_gnss) {
         (Some(path), true) => gnss_inputs(path, drive.start_unix_s, created_unix_s)?,
         _ => (Vec::new(), drive.start_unix_s),
@@ -266,7 +267,7 @@ pub fn track_drive(
                 let record = localizer.locate(index, time_s, detections);
                 outputs.write(&record)?;
                 summary.count(record.source_name());
-                progress(summary.frames);
+                progress(summary.frames, frame_count);
             }
             if summary.failure.is_some() {
                 break;

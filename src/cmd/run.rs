@@ -85,9 +85,13 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
             .map(|drive| {
                 let bar = bars.add(drive_bar(drive));
                 let out_dir = args.out.join(&drive.name);
-                let result = track_drive(drive, &stages, !args.no_gnss, &out_dir, &|done| {
-                    bar.set_position(done)
-                });
+                let result =
+                    track_drive(drive, &stages, !args.no_gnss, &out_dir, &|done, total| {
+                        if let Some(total) = total {
+                            bar.set_length(total);
+                        }
+                        bar.set_position(done)
+                    });
                 bar.finish();
                 if let Ok(summary) = &result {
                     if let Err(error) = write_run_json(drive, summary, &out_dir, &settings) {
@@ -138,10 +142,8 @@ fn make_names_unique(drives: &mut [Drive]) {
 }
 
 fn drive_bar(drive: &Drive) -> ProgressBar {
-    let bar = match drive_frames(drive) {
-        Some(frames) => ProgressBar::new(frames),
-        None => ProgressBar::no_length(),
-    };
+    // Its length comes with the first frame, from the source the drive is read through.
+    let bar = ProgressBar::no_length();
     bar.set_style(
         ProgressStyle::with_template(
             "{prefix:>12} [{bar:30}] {pos}/{len} frames, {per_sec}, {eta} left",
@@ -151,11 +153,6 @@ fn drive_bar(drive: &Drive) -> ProgressBar {
     );
     bar.set_prefix(drive.name.clone());
     bar
-}
-
-/// The drive's frame count where its container or folder says, for the progress bar.
-fn drive_frames(drive: &Drive) -> Option<u64> {
-    drive.open_frames().ok()?.info().frame_count
 }
 
 fn sha256(path: &Path) -> anyhow::Result<String> {
