@@ -1,7 +1,8 @@
 //! The stages every frame goes through, shared by `mapfix run` (batch) and `mapfix serve`
 //! (live): detect → associate, solve and filter (the tracker) → one `PositionRecord`.
-//! Only the driving differs: batch detects a chunk of frames in parallel and tracks them in
-//! order; live takes each frame as it arrives.
+//! Only the driving differs: batch detects a chunk of keyframes together and tracks every
+//! frame in order (those between keyframes by prediction); live answers each frame as it
+//! arrives with a preview and commits detections as they come back (`mapfix serve`).
 
 use anyhow::Context;
 use image::RgbImage;
@@ -24,7 +25,11 @@ pub struct Localizer {
     map_frame: mapfix_core::LocalFrame,
     /// The recording's GNSS epochs on the frame clock, in time order.
     gnss: Vec<GnssInput>,
+    /// The first epoch not yet given to the tracker.
     next_gnss: usize,
+    /// The first epoch after the last record's time (a record says whether GNSS arrived
+    /// since the one before).
+    next_reported_gnss: usize,
     /// Unix time of frame 0, when known: outputs then carry UTC.
     start_unix_s: Option<f64>,
 }
@@ -44,19 +49,61 @@ impl Localizer {
             map_frame: map.frame,
             gnss,
             next_gnss: 0,
+            next_reported_gnss: 0,
             start_unix_s,
         })
     }
 
     /// The record of the frame `index` taken at `time_s` (seconds since frame 0), given what
-    /// the detector found in it. GNSS epochs up to `time_s` are fed first.
-    pub fn locate(&mut self, index: u64, time_s: f64, detections: &Detections) -> PositionRecord {
-        let pending = &self.gnss[self.next_gnss..];
-        let due = pending.partition_point(|epoch| epoch.time_s <= time_s);
-        let epochs = &pending[..due];
-        self.next_gnss += due;
+    /// the detector found in it (`None`: not looked at, the tracker predicts). GNSS epochs up
+    /// to `time_s` are fed first. Frames come in time order.
+    pub fn locate(
+        &mut self,
+        index: u64,
+        time_s: f64,
+        detections: Option<&Detections>,
+    ) -> PositionRecord {
+        let due = self.due_gnss(self.next_gnss, time_s);
+        let epochs = &self.gnss[self.next_gnss..due];
+        self.next_gnss = due;
         let estimate = self.tracker.step(time_s, detections, epochs);
-        self.record(index, time_s, &estimate, !epochs.is_empty())
+        let gnss_arrived = self.report_gnss(time_s);
+        self.record(index, time_s, &estimate, gnss_arrived)
+    }
+
+    /// Commits what the detector found in a frame taken at `time_s`, after every frame
+    /// before it was committed or answered with [`Localizer::preview`]; GNSS epochs up to
+    /// `time_s` go first.
+    pub fn commit(&mut self, time_s: f64, detections: &Detections) {
+        let due = self.due_gnss(self.next_gnss, time_s);
+        self.tracker
+            .step(time_s, Some(detections), &self.gnss[self.next_gnss..due]);
+        self.next_gnss = due;
+    }
+
+    /// The record of the frame `index` at `time_s` as the tracker predicts it from what is
+    /// committed, GNSS epochs up to `time_s` applied to a copy; the tracker is left as it
+    /// is. Frames come in time order, not before the last commit.
+    pub fn preview(&mut self, index: u64, time_s: f64) -> PositionRecord {
+        let due = self.due_gnss(self.next_gnss, time_s);
+        let estimate = self
+            .tracker
+            .preview(time_s, &self.gnss[self.next_gnss..due]);
+        let gnss_arrived = self.report_gnss(time_s);
+        self.record(index, time_s, &estimate, gnss_arrived)
+    }
+
+    /// The end of the epochs from `from` on with times up to `time_s`.
+    fn due_gnss(&self, from: usize, time_s: f64) -> usize {
+        from + self.gnss[from..].partition_point(|epoch| epoch.time_s <= time_s)
+    }
+
+    /// Whether an epoch came since the last record, which is now at `time_s`.
+    fn report_gnss(&mut self, time_s: f64) -> bool {
+        let due = self.due_gnss(self.next_reported_gnss, time_s);
+        let arrived = due > self.next_reported_gnss;
+        self.next_reported_gnss = due;
+        arrived
     }
 
     fn record(
@@ -162,10 +209,32 @@ pub fn gnss_inputs(
     Ok((inputs, start_unix_s))
 }
 
+/// Which frames the detector looks at; the tracker predicts the others.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Keyframes {
+    /// About this many frames a second of recording.
+    Rate(f64),
+    /// Every n-th frame (1: all of them).
+    Every(u64),
+}
+
+impl Keyframes {
+    /// Every how many frames one is detected, for a recording at `fps`.
+    pub fn interval(self, fps: f64) -> u64 {
+        match self {
+            Keyframes::Rate(hz) => (fps / hz).round().max(1.0) as u64,
+            Keyframes::Every(n) => n.max(1),
+        }
+    }
+}
+
 /// How a drive went.
 #[derive(Debug, Default)]
 pub struct DriveSummary {
     pub frames: u64,
+    /// Frames the detector looked at, and every how many frames it did.
+    pub detected: u64,
+    pub detect_interval: u64,
     /// Frames by `source` name, in first-seen order.
     pub sources: Vec<(&'static str, u64)>,
     pub seconds: f64,
@@ -196,26 +265,31 @@ impl DriveSummary {
     }
 }
 
-/// Frames detected together: enough to keep both cores busy, few enough that memory stays
+/// Keyframes detected together: enough to keep both cores busy, few enough that memory stays
 /// small whatever the recording's length.
 const DETECT_CHUNK: usize = 4;
 /// Decoded frames waiting for the detector.
 const DECODE_QUEUE: usize = 8;
 
 /// Runs one drive through every stage into `out_dir`'s `positions.*`, reporting to
-/// `progress` the frames done and, where the input says, how many there are. Decoding runs on its own thread ahead of detection. An input error
-/// midway (a damaged video) ends the drive after the frames before it are written; it is
-/// returned in the summary, the outputs stay valid.
+/// `progress` the frames done and, where the input says, how many there are. Decoding runs
+/// on its own thread ahead of detection. The detector looks at the `keyframes` (none
+/// without a detector), a chunk of them at a time; every frame is tracked in order, those
+/// between keyframes by the tracker's prediction. An input error midway (a damaged video)
+/// ends the drive after the frames before it are written; it is returned in the summary,
+/// the outputs stay valid.
 pub fn track_drive(
     drive: &Drive,
     stages: &Stages,
     use_gnss: bool,
+    keyframes: Keyframes,
     out_dir: &Path,
     progress: &(dyn Fn(u64, Option<u64>) + Sync),
 ) -> anyhow::Result<DriveSummary> {
     let source = drive.open_frames()?;
     let created_unix_s = source.info().creation_unix_s;
     let frame_count = source.info().frame_count;
+    let interval = keyframes.interval(source.info().fps);
     let (gnss, start_unix_s) = match (&drive.gnss, use_gnss) {
         (Some(path), true) => gnss_inputs(path, drive.start_unix_s, created_unix_s)?,
         _ => (Vec::new(), drive.start_unix_s),
@@ -225,7 +299,10 @@ pub fn track_drive(
         .with_context(|| format!("cannot create {}", out_dir.display()))?;
     let mut outputs = TrackOutputs::create(out_dir)?;
     let started = Instant::now();
-    let mut summary = DriveSummary::default();
+    let mut summary = DriveSummary {
+        detect_interval: interval,
+        ..DriveSummary::default()
+    };
     let (sender, receiver) = mpsc::sync_channel(DECODE_QUEUE);
     std::thread::scope(|scope| -> anyhow::Result<()> {
         scope.spawn(move || {
@@ -237,14 +314,19 @@ pub fn track_drive(
             }
         });
         let mut frames = receiver.iter().peekable();
+        // The frames up to the chunk's last keyframe: index, time and whether detected.
+        let chunk_frames = DETECT_CHUNK * interval as usize;
         while frames.peek().is_some() {
-            let mut times = Vec::with_capacity(DETECT_CHUNK);
+            let mut chunk = Vec::with_capacity(chunk_frames);
             let mut images: Vec<RgbImage> = Vec::with_capacity(DETECT_CHUNK);
-            while images.len() < DETECT_CHUNK {
+            while images.len() < DETECT_CHUNK && chunk.len() < chunk_frames {
                 match frames.next() {
                     Some(Ok(frame)) => {
-                        times.push((frame.index, frame.time_s));
-                        images.push(frame.image);
+                        let keyframe = stages.detector.is_some() && frame.index % interval == 0;
+                        chunk.push((frame.index, frame.time_s, keyframe));
+                        if keyframe {
+                            images.push(frame.image);
+                        }
                     }
                     Some(Err(error)) => {
                         summary.failure = Some(error.into());
@@ -254,19 +336,24 @@ pub fn track_drive(
                 }
             }
             let detections = match &stages.detector {
-                Some(detector) => detector.detect_batch(&images).with_context(|| {
-                    format!(
-                        "detecting in {} from frame {}",
-                        drive.video.display(),
-                        times[0].0
-                    )
-                })?,
-                None => vec![Detections::default(); images.len()],
+                Some(detector) if !images.is_empty() => {
+                    detector.detect_batch(&images).with_context(|| {
+                        format!(
+                            "detecting in {} from frame {}",
+                            drive.video.display(),
+                            chunk[0].0
+                        )
+                    })?
+                }
+                _ => Vec::new(),
             };
-            for (&(index, time_s), detections) in times.iter().zip(&detections) {
-                let record = localizer.locate(index, time_s, detections);
+            let mut detected = detections.iter();
+            for &(index, time_s, keyframe) in &chunk {
+                let found = if keyframe { detected.next() } else { None };
+                let record = localizer.locate(index, time_s, found);
                 outputs.write(&record)?;
                 summary.count(record.source_name());
+                summary.detected += u64::from(found.is_some());
                 progress(summary.frames, frame_count);
             }
             if summary.failure.is_some() {

@@ -114,6 +114,40 @@ fn the_demo_drive_gets_a_row_per_frame_and_lane_level_positions() {
     .unwrap();
     assert_eq!(report["frames"], rows.len());
     assert_eq!(report["complete"], true);
+    // By default the detector looks at 5 frames a second: every third of the 15 fps drive.
+    assert_eq!(report["settings"]["detect"]["rate_hz"], 5.0);
+    assert_eq!(report["detect_every"], 3);
+    assert_eq!(report["detected_frames"], 100);
+}
+
+#[test]
+fn run_json_records_which_frames_the_detector_looked_at() {
+    let out = tempfile::tempdir().unwrap();
+    let drive = repo("fixtures/demo-drive");
+    let output = run(&[&drive], out.path(), &["--detect-every", "100"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let report: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.path().join("demo-drive/run.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(report["settings"]["detect"]["every"], 100);
+    assert_eq!(report["detect_every"], 100);
+    // Frames 0, 100 and 200; the others are the tracker's predictions, a row each.
+    assert_eq!(report["detected_frames"], 3);
+    assert_eq!(positions(&out.path().join("demo-drive")).len(), 300);
+
+    for (flag, value, message) in [
+        ("--detect-every", "0", "--detect-every must be at least 1"),
+        (
+            "--detect-rate",
+            "0",
+            "--detect-rate must be a positive number",
+        ),
+    ] {
+        let output = run(&[&drive], &out.path().join("bad"), &[flag, value]);
+        assert!(!output.status.success());
+        assert!(stderr(&output).contains(message), "{}", stderr(&output));
+    }
 }
 
 /// East and north of every truth row.

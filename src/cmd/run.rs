@@ -1,6 +1,6 @@
 //! `mapfix run`: dashcam recordings in, position tracks out, one folder per drive.
 
-use crate::pipeline::{track_drive, DriveSummary, Stages};
+use crate::pipeline::{track_drive, DriveSummary, Keyframes, Stages};
 use anyhow::{bail, Context};
 use clap::Args;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
@@ -41,12 +41,31 @@ pub struct RunArgs {
     /// Ignore the drives' GNSS logs: position from the camera alone.
     #[arg(long)]
     no_gnss: bool,
+    /// Frames a second of recording the detector looks at (the one nearest to an even share
+    /// of the frame rate); the tracker predicts the frames between.
+    #[arg(long, value_name = "HZ", default_value_t = DEFAULT_DETECT_RATE_HZ)]
+    detect_rate: f64,
+    /// Detect every N-th frame instead (1: every frame), whatever the frame rate.
+    #[arg(long, value_name = "N", conflicts_with = "detect_rate")]
+    detect_every: Option<u64>,
 }
+
+/// Detections a second by default: see the README's figures for accuracy and speed
+/// against the rate.
+const DEFAULT_DETECT_RATE_HZ: f64 = 5.0;
 
 pub fn run(args: RunArgs) -> anyhow::Result<()> {
     if args.jobs == 0 {
         bail!("--jobs must be at least 1");
     }
+    let keyframes = match args.detect_every {
+        Some(0) => bail!("--detect-every must be at least 1"),
+        Some(n) => Keyframes::Every(n),
+        None if !(args.detect_rate.is_finite() && args.detect_rate > 0.0) => {
+            bail!("--detect-rate must be a positive number of frames a second")
+        }
+        None => Keyframes::Rate(args.detect_rate),
+    };
     let mut drives = Vec::new();
     for input in &args.inputs {
         drives.extend(discover(input, args.camera.as_deref())?);
@@ -70,6 +89,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         "vision": !args.no_vision,
         "gnss": !args.no_gnss,
         "jobs": args.jobs,
+        "detect": match keyframes {
+            Keyframes::Rate(hz) => json!({"rate_hz": hz}),
+            Keyframes::Every(n) => json!({"every": n}),
+        },
         "map": {"path": args.map, "sha256": sha256(&args.map)?},
         "model": model,
     });
@@ -85,13 +108,19 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
             .map(|drive| {
                 let bar = bars.add(drive_bar(drive));
                 let out_dir = args.out.join(&drive.name);
-                let result =
-                    track_drive(drive, &stages, !args.no_gnss, &out_dir, &|done, total| {
+                let result = track_drive(
+                    drive,
+                    &stages,
+                    !args.no_gnss,
+                    keyframes,
+                    &out_dir,
+                    &|done, total| {
                         if let Some(total) = total {
                             bar.set_length(total);
                         }
                         bar.set_position(done)
-                    });
+                    },
+                );
                 bar.finish();
                 if let Ok(summary) = &result {
                     if let Err(error) = write_run_json(drive, summary, &out_dir, &settings) {
@@ -178,6 +207,8 @@ fn write_run_json(
         "camera": drive.camera_path,
         "gnss": drive.gnss.as_ref().filter(|_| settings["gnss"] == true),
         "frames": summary.frames,
+        "detected_frames": summary.detected,
+        "detect_every": summary.detect_interval,
         "sources": sources,
         "availability": summary.available() as f64 / (summary.frames.max(1) as f64),
         "seconds": summary.seconds,

@@ -1,15 +1,22 @@
 //! `mapfix serve`: positions live, as NMEA 0183 over TCP, the way a GNSS receiver or gpsd
 //! feeds navigation apps. Frames go through the same stages as `mapfix run` (the
-//! pipeline's `Localizer`), one at a time as they arrive; each frame's sentences go to
-//! every connected client at once.
+//! pipeline's `Localizer`); each frame's sentences go to every connected client at once.
+//!
+//! The detector is far slower than the frame rate, so it does not hold frames up: every
+//! frame is answered at once with the tracker's prediction at its time (GNSS up to then
+//! included), while a detection thread takes the newest frame whenever it is free. Its
+//! result for a frame is committed to the tracker in time order (GNSS epochs up to the
+//! frame's time first), and the frames after it are predicted from there.
 //!
 //! A frame "arrives" when it is decoded (from stdin), when its time has come (`--realtime`:
 //! a frame decoded late counts its lateness; decoding ahead of time is not counted), or,
-//! when a file is served as fast as it can be, when the previous frame is done with.
+//! when a file is served as fast as it can be, when the previous frame is done with; then
+//! the detector, too, gets every frame, and the frames after it wait for it.
 //! Live inputs (`--realtime`, stdin) keep only the newest frame while one is being
 //! processed, as a camera would: when processing falls behind, frames are skipped rather
 //! than delayed. At exit (end of input, SIGINT or SIGTERM) the clients get what is queued
-//! and the log gives the latency percentiles from arrival to sentences sent.
+//! and the log gives the latency percentiles from arrival to sentences sent, and how many
+//! frames were detected and how many only predicted.
 
 use crate::pipeline::{gnss_inputs, Localizer, Stages};
 use anyhow::{bail, Context};
@@ -22,7 +29,7 @@ use mapfix_io::tcp::LatencyHistogram;
 use mapfix_io::{Frame, FrameSource, NmeaServer, ServerOptions};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{mpsc, Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 #[derive(Args)]
@@ -94,43 +101,55 @@ struct Arrival {
     at: Instant,
 }
 
-/// A one-frame hand-over between the reading thread and the processing loop. Live, a new
-/// frame replaces one not yet taken (counted as skipped); otherwise the reader waits.
-#[derive(Default)]
-struct Mailbox {
-    state: Mutex<MailboxState>,
+/// A one-item hand-over between two threads: a new item replaces one not yet taken
+/// (counted as skipped); a producer that must not skip waits for room first.
+struct Mailbox<T> {
+    state: Mutex<MailboxState<T>>,
     changed: Condvar,
 }
 
-#[derive(Default)]
-struct MailboxState {
-    frame: Option<Arrival>,
+struct MailboxState<T> {
+    item: Option<T>,
     skipped: u64,
-    /// The reader is done: the input ended, or failed with this message.
+    /// The producer is done: the input ended, or failed with this message.
     ended: Option<Result<(), String>>,
 }
 
-impl Mailbox {
-    fn lock(&self) -> std::sync::MutexGuard<'_, MailboxState> {
+impl<T> Default for Mailbox<T> {
+    fn default() -> Self {
+        Self {
+            state: Mutex::new(MailboxState {
+                item: None,
+                skipped: 0,
+                ended: None,
+            }),
+            changed: Condvar::new(),
+        }
+    }
+}
+
+impl<T> Mailbox<T> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, MailboxState<T>> {
         self.state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn put(&self, mut arrival: Arrival, live: bool) {
+    /// Waits until the last item was taken (or a stop is requested).
+    fn wait_for_room(&self) {
         let mut state = self.lock();
-        if !live {
-            while state.frame.is_some() && !STOP.load(Ordering::Relaxed) {
-                state = self
-                    .changed
-                    .wait_timeout(state, Duration::from_millis(100))
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .0;
-            }
-            // Read ahead, the frame was not due until now.
-            arrival.at = Instant::now();
+        while state.item.is_some() && !STOP.load(Ordering::Relaxed) {
+            state = self
+                .changed
+                .wait_timeout(state, Duration::from_millis(100))
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .0;
         }
-        if state.frame.replace(arrival).is_some() {
+    }
+
+    fn put(&self, item: T) {
+        let mut state = self.lock();
+        if state.item.replace(item).is_some() {
             state.skipped += 1;
         }
         self.changed.notify_all();
@@ -141,13 +160,17 @@ impl Mailbox {
         self.changed.notify_all();
     }
 
-    /// The next frame; `None` at the end of input (with its outcome) or on a stop request.
-    fn take(&self) -> Result<Option<Arrival>, Option<Result<(), String>>> {
+    fn skipped(&self) -> u64 {
+        self.lock().skipped
+    }
+
+    /// The next item; `None` at the end (with its outcome) or on a stop request.
+    fn take(&self) -> Result<T, Option<Result<(), String>>> {
         let mut state = self.lock();
         loop {
-            if let Some(arrival) = state.frame.take() {
+            if let Some(item) = state.item.take() {
                 self.changed.notify_all();
-                return Ok(Some(arrival));
+                return Ok(item);
             }
             if let Some(outcome) = state.ended.take() {
                 return Err(Some(outcome));
@@ -165,7 +188,7 @@ impl Mailbox {
 }
 
 /// Reads frames into the mailbox, at their own pace when `realtime`.
-fn read_frames(open: OpenFrames, mailbox: &Mailbox, realtime: bool, live: bool) {
+fn read_frames(open: OpenFrames, mailbox: &Mailbox<Arrival>, realtime: bool, live: bool) {
     let frames = match open() {
         Ok(frames) => frames,
         Err(error) => return mailbox.end(Err(format!("{error:#}"))),
@@ -191,9 +214,13 @@ fn read_frames(open: OpenFrames, mailbox: &Mailbox, realtime: bool, live: bool) 
             }
             due
         } else {
+            if !live {
+                // Read ahead, the frame was not due until the previous one was done with.
+                mailbox.wait_for_room();
+            }
             Instant::now()
         };
-        mailbox.put(Arrival { frame, at }, live);
+        mailbox.put(Arrival { frame, at });
     }
     mailbox.end(Ok(()));
 }
@@ -217,75 +244,155 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             .context("cannot start the frame reader")?
     };
 
-    let mut queued = LatencyHistogram::default();
-    // Where the time goes: detection, and association + solving + filtering.
-    let (mut detecting, mut locating) = (LatencyHistogram::default(), LatencyHistogram::default());
-    let mut processed = 0u64;
-    let mut epoch = String::new();
-    let outcome = loop {
-        let arrival = match mailbox.take() {
-            Ok(Some(arrival)) => arrival,
-            Ok(None) | Err(None) => break Ok(()),
-            Err(Some(outcome)) => break outcome,
-        };
-        let started = Instant::now();
-        let detections = match detector.as_ref().map(|d| d.detect(&arrival.frame.image)) {
-            None => Detections::default(),
-            Some(Ok(detections)) => detections,
-            Some(Err(error)) => {
-                break Err(format!(
-                    "frame {}: detection failed: {error:#}",
-                    arrival.frame.index
-                ))
-            }
-        };
-        let detected = Instant::now();
-        if detector.is_some() {
-            detecting.record(detected - started);
+    let to_detect = Mailbox::<Frame>::default();
+    let (results, detected) = mpsc::channel::<Detected>();
+    let mut log = ServeLog::default();
+    let outcome = std::thread::scope(|scope| {
+        if let Some(detector) = &detector {
+            let (to_detect, results) = (&to_detect, results);
+            std::thread::Builder::new()
+                .name("detector".into())
+                .spawn_scoped(scope, move || detect_frames(detector, to_detect, &results))
+                .context("cannot start the detection thread")?;
         }
-        let record = localizer.locate(arrival.frame.index, arrival.frame.time_s, &detections);
-        locating.record(detected.elapsed());
-        epoch.clear();
-        mapfix_io::nmea::write_epoch(&record, &mut epoch);
-        server.broadcast(epoch.as_bytes(), arrival.at);
-        queued.record(arrival.at.elapsed());
-        processed += 1;
-    };
+        let outcome = answer_frames(
+            &mailbox,
+            detector.as_ref().map(|_| &to_detect),
+            &detected,
+            &mut localizer,
+            &server,
+            live,
+            &mut log,
+        );
+        to_detect.end(Ok(()));
+        anyhow::Ok(outcome)
+    })?;
     let stopped = STOP.load(Ordering::Relaxed);
     if !stopped {
         // The input ended: the reader has finished (a stop request may leave it blocked
         // on stdin, and the process ends without it).
         let _ = reader.join();
     }
-    let skipped = mailbox.lock().skipped;
+    let skipped = mailbox.skipped();
     let sent = server.latency();
     let stats = server.shutdown();
 
     eprintln!(
-        "mapfix serve: {processed} frames processed, {skipped} skipped (arrived while one was processed){}",
+        "mapfix serve: {} frames processed, each answered with the prediction at its time \
+         ({} of them detected, {} only predicted), {skipped} skipped (arrived while one was \
+         processed){}",
+        log.answered,
+        log.committed,
+        log.answered - log.committed,
         if stopped { ", stopped by signal" } else { "" }
     );
     eprintln!(
         "mapfix serve: latency frame arrival → sentences queued: {}",
-        percentiles(&queued)
+        percentiles(&log.queued)
     );
     eprintln!(
         "mapfix serve: latency frame arrival → written to a client: {}",
         percentiles(&sent)
     );
     eprintln!(
-        "mapfix serve: time per frame detecting: {}",
-        percentiles(&detecting)
+        "mapfix serve: time per frame predicting: {}",
+        percentiles(&log.predicting)
     );
     eprintln!(
-        "mapfix serve: time per frame locating: {}",
-        percentiles(&locating)
+        "mapfix serve: time per detection (its own thread): {}",
+        percentiles(&log.detecting)
+    );
+    eprintln!(
+        "mapfix serve: time per detection committed (association, solving, filtering): {}",
+        percentiles(&log.committing)
     );
     eprintln!(
         "mapfix serve: {} clients connected, {} dropped as too slow, {} gone",
         stats.connected, stats.dropped_slow, stats.disconnected
     );
     outcome.map_err(|message| anyhow::anyhow!(message))
+}
+
+/// A frame's detections, from the detection thread.
+struct Detected {
+    time_s: f64,
+    detections: Result<Detections, String>,
+    took: Duration,
+}
+
+/// What the exit log reports.
+#[derive(Default)]
+struct ServeLog {
+    answered: u64,
+    committed: u64,
+    /// Arrival → sentences queued.
+    queued: LatencyHistogram,
+    predicting: LatencyHistogram,
+    detecting: LatencyHistogram,
+    committing: LatencyHistogram,
+}
+
+/// The detection thread: the newest frame whenever it is free, until the frames end.
+fn detect_frames(detector: &Detector, frames: &Mailbox<Frame>, results: &mpsc::Sender<Detected>) {
+    while let Ok(frame) = frames.take() {
+        let started = Instant::now();
+        let detections = detector
+            .detect(&frame.image)
+            .map_err(|error| format!("frame {}: detection failed: {error:#}", frame.index));
+        let done = Detected {
+            time_s: frame.time_s,
+            detections,
+            took: started.elapsed(),
+        };
+        if results.send(done).is_err() {
+            break;
+        }
+    }
+}
+
+/// Answers every arriving frame with the tracker's prediction at its time, committing the
+/// detections that came back before it, and hands the frame to the detection thread, if
+/// there is one. Returns how the input ended.
+fn answer_frames(
+    frames: &Mailbox<Arrival>,
+    to_detect: Option<&Mailbox<Frame>>,
+    detected: &mpsc::Receiver<Detected>,
+    localizer: &mut Localizer,
+    server: &NmeaServer,
+    live: bool,
+    log: &mut ServeLog,
+) -> Result<(), String> {
+    let mut epoch = String::new();
+    loop {
+        let arrival = match frames.take() {
+            Ok(arrival) => arrival,
+            Err(None) => return Ok(()),
+            Err(Some(outcome)) => return outcome,
+        };
+        // Results come in the order their frames were handed over, each before this frame.
+        for done in detected.try_iter() {
+            let started = Instant::now();
+            localizer.commit(done.time_s, &done.detections?);
+            log.committing.record(started.elapsed());
+            log.detecting.record(done.took);
+            log.committed += 1;
+        }
+        let started = Instant::now();
+        let record = localizer.preview(arrival.frame.index, arrival.frame.time_s);
+        epoch.clear();
+        mapfix_io::nmea::write_epoch(&record, &mut epoch);
+        log.predicting.record(started.elapsed());
+        server.broadcast(epoch.as_bytes(), arrival.at);
+        log.queued.record(arrival.at.elapsed());
+        log.answered += 1;
+        if let Some(to_detect) = to_detect {
+            if !live {
+                // Served as fast as it can be, the detector sees every frame.
+                to_detect.wait_for_room();
+            }
+            to_detect.put(arrival.frame);
+        }
+    }
 }
 
 /// Opens the input's frames; called on the reading thread, since a stream on stdin blocks

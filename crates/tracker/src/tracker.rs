@@ -18,6 +18,7 @@ use mapfix_core::{Attitude, CameraModel, FixSource, Pose, Rot3, Vec3};
 use mapfix_detector::Detections;
 use mapfix_map::{Map, MapIndex};
 use nalgebra::{Matrix1, Matrix2, Matrix3, Matrix4, SMatrix, Vector1, Vector2, Vector3, Vector4};
+use std::sync::Arc;
 
 /// Why a tracker cannot be built.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -163,9 +164,10 @@ pub struct TrackerOptions {
     pub wheelbase: f64,
     /// How well the map's lane lines give the road's height under the vehicle (m, 1σ).
     pub road_sigma: f64,
-    /// Frames over which the map errors of the landmarks in view stay the same: vision
-    /// variances are scaled by it, so that the filter does not average those errors away.
-    pub map_error_frames: f64,
+    /// Seconds over which the map errors of the landmarks in view stay the same: vision
+    /// variances are scaled by the number of frames looked at in that time (at least 1),
+    /// so that the filter does not average those errors away, however often it looks.
+    pub map_error_s: f64,
     /// Floor on a vision fix's variance (east, north, up in m; yaw in rad; 1σ).
     pub fix_floor: [f64; 4],
 }
@@ -193,7 +195,8 @@ impl Default for TrackerOptions {
             landmark_lane_points: 6,
             wheelbase: 2.8,
             road_sigma: 0.05,
-            map_error_frames: 10.0,
+            // Ten frames of the 15 fps demo drive.
+            map_error_s: 10.0 / 15.0,
             fix_floor: [0.02, 0.02, 0.05, 0.1f64.to_radians()],
         }
     }
@@ -210,15 +213,19 @@ const UNKNOWN_SPEED_SIGMA: f64 = 10.0;
 const LANE_STEP: f64 = 1.0;
 
 /// Tracks one vehicle through one recording; call [`Tracker::step`] for every frame, in order.
+/// A copy is cheap (the map-derived parts are shared), which is what [`Tracker::preview`]
+/// relies on.
 #[derive(Debug, Clone)]
 pub struct Tracker {
-    index: MapIndex,
-    road: RoadSurface,
+    index: Arc<MapIndex>,
+    road: Arc<RoadSurface>,
     camera: CameraModel,
     options: TrackerOptions,
     ekf: Option<Ekf>,
     pitch: f64,
     last_vision_s: Option<f64>,
+    /// When the detector last looked (with or without finding anything).
+    last_looked_s: Option<f64>,
     last_gnss_s: Option<f64>,
     /// The last GNSS fix (time, antenna ENU, speed if reported).
     last_gnss: Option<(f64, Vec3, Option<f64>)>,
@@ -243,13 +250,14 @@ impl Tracker {
             ));
         }
         Ok(Self {
-            index: MapIndex::new(map),
-            road: RoadSurface::new(map),
+            index: Arc::new(MapIndex::new(map)),
+            road: Arc::new(RoadSurface::new(map)),
             camera,
             options,
             ekf: None,
             pitch: 0.0,
             last_vision_s: None,
+            last_looked_s: None,
             last_gnss_s: None,
             last_gnss: None,
             rejected_fixes: 0,
@@ -261,12 +269,14 @@ impl Tracker {
     }
 
     /// One frame: the GNSS epochs received since the previous frame (any order, times not
-    /// after `time_s`), then the frame's detections at `time_s`. Frames come in time order;
-    /// epochs without a fix are ignored.
+    /// after `time_s`), then the frame's detections at `time_s`, or `None` for a frame the
+    /// detector did not look at (the filter predicts it). Frames come in time order; a
+    /// time before the last step's is not predicted back to. Epochs without a fix are
+    /// ignored.
     pub fn step(
         &mut self,
         time_s: f64,
-        detections: &Detections,
+        detections: Option<&Detections>,
         gnss_since_last: &[GnssInput],
     ) -> FrameEstimate {
         let mut flags = Flags::default();
@@ -280,6 +290,9 @@ impl Tracker {
         }
         self.follow_road();
         let (vision, landmarks, lane_lines) = self.vision(time_s, detections, &mut flags);
+        if detections.is_some() {
+            self.last_looked_s = Some(time_s);
+        }
         if self
             .ekf
             .as_ref()
@@ -289,6 +302,13 @@ impl Tracker {
             flags.lost = true;
         }
         self.estimate(time_s, vision, landmarks, lane_lines, flags)
+    }
+
+    /// The estimate a step at `time_s` without detections would give, GNSS epochs since the
+    /// last step included, leaving this tracker as it is: a live frame is answered with it
+    /// while its detections are still being computed, and a later step commits them.
+    pub fn preview(&self, time_s: f64, gnss_since_last: &[GnssInput]) -> FrameEstimate {
+        self.clone().step(time_s, None, gnss_since_last)
     }
 
     fn estimate(
@@ -507,6 +527,14 @@ impl Tracker {
         }
     }
 
+    /// Frames looked at within the time the map errors of the landmarks in view stay the
+    /// same, at the rate of the last two looks (1 for the first).
+    fn map_error_frames(&self, time_s: f64) -> f64 {
+        self.last_looked_s.map_or(1.0, |last| {
+            (self.options.map_error_s / (time_s - last).max(1e-3)).max(1.0)
+        })
+    }
+
     /// The prior for association: the filter's pose, the road's pitch, no roll.
     fn prior(&self, ekf: &Ekf) -> Prior {
         // East, north, up, yaw and the body's pitch come from the filter; roll is unknown.
@@ -534,13 +562,15 @@ impl Tracker {
     fn vision(
         &mut self,
         time_s: f64,
-        detections: &Detections,
+        detections: Option<&Detections>,
         flags: &mut Flags,
     ) -> (VisionUse, usize, usize) {
         let nothing = (VisionUse::None, 0, 0);
-        if detections.signs.is_empty() && detections.lanes.is_empty() {
+        let Some(detections) =
+            detections.filter(|found| !found.signs.is_empty() || !found.lanes.is_empty())
+        else {
             return nothing;
-        }
+        };
         let Some(ekf) = self
             .ekf
             .as_ref()
@@ -562,7 +592,7 @@ impl Tracker {
                 return self.apply_fix(time_s, &fix, &association, flags);
             }
         }
-        let applied = self.apply_landmarks(detections, &association);
+        let applied = self.apply_landmarks(time_s, detections, &association);
         if applied.0 + applied.1 == 0 {
             return nothing;
         }
@@ -599,6 +629,7 @@ impl Tracker {
             fix.camera.inliers,
             association.lanes.len(),
         );
+        let map_error_frames = self.map_error_frames(time_s);
         let Some(ekf) = &mut self.ekf else {
             return used;
         };
@@ -606,7 +637,7 @@ impl Tracker {
             ekf,
             fix,
             &self.options.fix_floor,
-            self.options.map_error_frames,
+            map_error_frames,
             chi2_gate(4),
         );
         if outcome.applied {
@@ -738,12 +769,13 @@ impl Tracker {
             fix.camera.inliers,
             paired.lanes.len(),
         );
+        let map_error_frames = self.map_error_frames(time_s);
         let applied = self.ekf.as_mut().is_some_and(|ekf| {
             update_with_fix(
                 ekf,
                 &fix,
                 &self.options.fix_floor,
-                self.options.map_error_frames,
+                map_error_frames,
                 chi2_gate(4),
             )
             .applied
@@ -760,6 +792,7 @@ impl Tracker {
     /// relinearised at the updated state); returns the signs and lane lines used.
     fn apply_landmarks(
         &mut self,
+        time_s: f64,
         detections: &Detections,
         association: &Association,
     ) -> (usize, usize) {
@@ -770,7 +803,7 @@ impl Tracker {
         let lane_variance = self.options.association.lane_sigma_px.powi(2);
         // A landmark's map error stays for many frames: the filter must not average it away.
         let map_variance =
-            self.options.association.map_sigma_m.powi(2) * self.options.map_error_frames;
+            self.options.association.map_sigma_m.powi(2) * self.map_error_frames(time_s);
         let shared = self.options.landmark_lane_points as f64;
         let mut signs = 0;
         for pair in &association.signs {
@@ -861,7 +894,7 @@ fn split_jacobian<const M: usize>(
 
 /// A vision fix as a measurement of east, north, up and yaw. Its errors come largely from
 /// the map's errors of the landmarks in view, which stay the same for `map_error_frames`
-/// frames: the covariance is scaled by that count so that the filter cannot average them
+/// looks: the covariance is scaled by that count so that the filter cannot average them
 /// away.
 fn update_with_fix(
     ekf: &mut Ekf,

@@ -305,13 +305,9 @@ fn run(setup: &Run) -> Vec<FrameEstimate> {
             epochs.push(epoch);
             next_gnss += 1;
         }
-        let frame_detections = if setup.vision {
-            detections(label, &DETECTOR, &mut rng)
-        } else {
-            Detections::default()
-        };
+        let frame_detections = setup.vision.then(|| detections(label, &DETECTOR, &mut rng));
         let epochs = if setup.gnss { epochs } else { Vec::new() };
-        let estimate = tracker.step(truth.time_s, &frame_detections, &epochs);
+        let estimate = tracker.step(truth.time_s, frame_detections.as_ref(), &epochs);
         assert_eq!(
             estimate.source.is_some(),
             estimate.pose.is_some(),
@@ -531,6 +527,56 @@ fn track_the_drive_through_the_tunnel(seed: u64) {
     assert!(
         vision_frames * 10 >= estimates.len() * 7,
         "{vision_frames} vision frames"
+    );
+}
+
+/// The drive's GNSS epochs with times in (`after`, `until`].
+fn epochs_between(after: f64, until: f64) -> Vec<GnssInput> {
+    drive()
+        .gnss
+        .iter()
+        .filter(|epoch| epoch.time_s > after && epoch.time_s <= until)
+        .copied()
+        .collect()
+}
+
+#[test]
+fn previews_leave_the_track_alone_and_a_late_detection_commits_as_in_order() {
+    // Every fourth frame detected, as `mapfix serve` gets them: frame k's detections come
+    // back while frames k … k+3 are being answered with previews (GNSS up to their times
+    // on a copy), and only then are committed.
+    const EVERY: usize = 4;
+    let drive = drive();
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let mut in_order = Tracker::new(&drive.map, drive.camera, TrackerOptions::default()).unwrap();
+    let mut late = in_order.clone();
+    let mut committed_s = f64::NEG_INFINITY;
+    let mut previewed_with_vision = 0;
+    for k in (0..drive.truth.len()).step_by(EVERY) {
+        let time_s = drive.truth[k].time_s;
+        let frame = detections(&drive.labels[k], &DETECTOR, &mut rng);
+        let expected = in_order.step(time_s, Some(&frame), &epochs_between(committed_s, time_s));
+        for answered in &drive.truth[k..(k + EVERY).min(drive.truth.len())] {
+            let preview = late.preview(
+                answered.time_s,
+                &epochs_between(committed_s, answered.time_s),
+            );
+            assert_eq!(preview.time_s, answered.time_s);
+            previewed_with_vision += usize::from(matches!(
+                preview.source,
+                Some(FixSource::Vision | FixSource::Fused)
+            ));
+        }
+        let committed = late.step(time_s, Some(&frame), &epochs_between(committed_s, time_s));
+        assert_eq!(committed, expected, "frame {k} at {time_s} s");
+        committed_s = time_s;
+    }
+    // The previews are estimates in their own right: within the vision window after a
+    // committed fix they say so.
+    assert!(
+        previewed_with_vision * 2 >= drive.truth.len(),
+        "{previewed_with_vision} of {} previews rest on vision",
+        drive.truth.len()
     );
 }
 
@@ -801,7 +847,7 @@ proptest::proptest! {
                 hdop: Some(f64::from(v(16))),
                 ..GnssInput::enu(truth.time_s, truth.position + Vec3::repeat(gnss_offset))
             };
-            let estimate = tracker.step(truth.time_s, &frame, &[epoch]);
+            let estimate = tracker.step(truth.time_s, Some(&frame), &[epoch]);
             if let Some(pose) = estimate.pose {
                 proptest::prop_assert!(pose.position.iter().all(|x| x.is_finite()));
                 proptest::prop_assert!(pose.covariance.iter().all(|x| x.is_finite()));
