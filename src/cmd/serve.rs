@@ -214,12 +214,11 @@ fn read_frames(open: OpenFrames, mailbox: &Mailbox<Arrival>, realtime: bool, liv
             }
             due
         } else {
-            if !live {
-                // Read ahead, the frame was not due until the previous one was done with.
-                mailbox.wait_for_room();
-            }
             Instant::now()
         };
+        if !live {
+            mailbox.wait_for_room();
+        }
         mailbox.put(Arrival { frame, at });
     }
     mailbox.end(Ok(()));
@@ -364,11 +363,15 @@ fn answer_frames(
 ) -> Result<(), String> {
     let mut epoch = String::new();
     loop {
-        let arrival = match frames.take() {
+        let mut arrival = match frames.take() {
             Ok(arrival) => arrival,
             Err(None) => return Ok(()),
             Err(Some(outcome)) => return outcome,
         };
+        if !live {
+            // Read ahead: the frame was not due until the previous one was done with.
+            arrival.at = Instant::now();
+        }
         // Results come in the order their frames were handed over, each before this frame.
         for done in detected.try_iter() {
             let started = Instant::now();
