@@ -45,6 +45,9 @@ enum Command {
     Model(cmd::model::ModelCommand),
     /// Train the detector's heads on simulator sets and GTSDB scenes; write model and card.
     Train(cmd::train::TrainArgs),
+    /// Train the sign crop classifier (second look at each detected sign in the original
+    /// pixels) and write a copy of the detector with it.
+    TrainClassifier(cmd::train_classifier::TrainClassifierArgs),
 }
 
 fn main() -> ExitCode {
@@ -62,6 +65,7 @@ fn main() -> ExitCode {
         Command::DetectEval(args) => cmd::detect::evaluate(args),
         Command::Model(command) => cmd::model::run(command),
         Command::Train(args) => cmd::train::run(args),
+        Command::TrainClassifier(args) => cmd::train_classifier::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -319,3 +319,65 @@ fn detect_eval_refuses_what_it_cannot_score() {
         "{message}"
     );
 }
+
+/// `mapfix train-classifier` end to end on the fixture: a copy of the shipped model gains
+/// `sign_classifier.*` and a card section, and `detect-eval` runs it; the shipped model is
+/// not touched; a missing data folder is named.
+#[test]
+fn train_classifier_adds_a_classifier_to_a_copy_of_the_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("detector.safetensors");
+    let out_text = out.to_str().unwrap();
+    let shipped_card_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/detector.json");
+    let shipped_card = std::fs::read_to_string(&shipped_card_path).unwrap();
+    let common = [
+        "train-classifier",
+        "--model",
+        MODEL,
+        "--val",
+        MINI_SET,
+        "--out",
+        out_text,
+        "--epochs",
+        "1",
+        "--copies",
+        "2",
+        "--negatives",
+        "2",
+    ];
+    let missing = dir.path().join("no-such-set");
+    let mut args = common.to_vec();
+    args.extend(["--data", missing.to_str().unwrap()]);
+    let message = fails(&args);
+    assert!(message.contains("no-such-set"), "{message}");
+
+    let mut args = common.to_vec();
+    args.extend(["--data", MINI_SET]);
+    succeeds(&args);
+    let card: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("detector.json")).unwrap())
+            .unwrap();
+    let classifier = &card["classifier"];
+    assert_eq!(classifier["epochs"].as_array().unwrap().len(), 1);
+    assert!(classifier["training_crops"].as_u64().unwrap() > 0);
+    let reproduce = classifier["reproduce"].as_array().unwrap();
+    let command = reproduce.last().unwrap().as_str().unwrap();
+    assert!(command.contains("train-classifier"), "{command}");
+    assert!(card["thresholds"]["sign_candidate_score"].is_number());
+    assert!(card["training"].is_object(), "the heads' record is kept");
+    assert_eq!(
+        std::fs::read_to_string(&shipped_card_path).unwrap(),
+        shipped_card,
+        "the model the classifier was added to is unchanged"
+    );
+    let report = succeeds(&[
+        "detect-eval",
+        "--model",
+        out_text,
+        "--labels",
+        MINI_SET,
+        "--json",
+    ]);
+    let report: Value = serde_json::from_str(report.trim()).unwrap();
+    assert_eq!(report["metrics"]["images"], 6);
+}

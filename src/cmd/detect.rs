@@ -84,6 +84,9 @@ pub struct DetectEvalArgs {
     /// Labelled signs less visible than this share are don't-care.
     #[arg(long, value_name = "SHARE", default_value_t = SignRules::default().min_visible)]
     min_visible: f32,
+    /// Score only the first N images (frames) of the set.
+    #[arg(long, value_name = "N")]
+    limit: Option<usize>,
 }
 
 fn load_detector(path: &Path) -> anyhow::Result<Detector> {
@@ -105,6 +108,7 @@ pub fn detect(args: DetectArgs) -> anyhow::Result<()> {
     let detector = detector.with_thresholds(Thresholds {
         sign_score: score(args.sign_score, "--sign-score")?.unwrap_or(card.sign_score),
         lane_score: score(args.lane_score, "--lane-score")?.unwrap_or(card.lane_score),
+        ..card
     });
     if let Some(dir) = &args.draw {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
@@ -310,6 +314,17 @@ impl LabelledSet {
         })
     }
 
+    /// The first `limit` images (frames) only, when given.
+    fn limited(mut self, limit: Option<usize>) -> Self {
+        if let Some(limit) = limit {
+            match &mut self {
+                LabelledSet::Gtsdb(set) => set.items.truncate(limit),
+                LabelledSet::Simulated { frames, .. } => frames.truncate(limit),
+            }
+        }
+        self
+    }
+
     fn len(&self) -> usize {
         match self {
             LabelledSet::Gtsdb(set) => set.items.len(),
@@ -428,7 +443,7 @@ pub fn evaluate(args: DetectEvalArgs) -> anyhow::Result<()> {
         sign_score: sign_score.min(AP_MIN_SCORE),
         ..card
     });
-    let set = LabelledSet::open(&args.labels, args.split)?;
+    let set = LabelledSet::open(&args.labels, args.split)?.limited(args.limit);
     let mut evaluation = Evaluation::new(SignRules {
         min_score: sign_score,
         min_height_1280: args.min_height,
@@ -604,6 +619,11 @@ pub fn bench(args: BenchDetectorArgs) -> anyhow::Result<()> {
         Ok(())
     })?;
 
+    let classifier_ms = detector
+        .classifier()
+        .map(|classifier| time_classifier(classifier, &frames[0].image, args.frames))
+        .transpose()?;
+
     let backbone = mapfix_detector::EfficientNetLite0::from_file(&args.backbone)
         .with_context(|| format!("loading {}", args.backbone.display()))?;
     let letterbox = |index: usize| {
@@ -683,6 +703,8 @@ pub fn bench(args: BenchDetectorArgs) -> anyhow::Result<()> {
             "frames": args.frames,
             "threads": threads,
             "model": args.model,
+            "classifier_ms_per_crop": classifier_ms,
+            "classifier_batch": CLASSIFIER_BATCH,
         });
         println!("{report}");
     } else {
@@ -699,12 +721,41 @@ pub fn bench(args: BenchDetectorArgs) -> anyhow::Result<()> {
         );
         println!("  of which letterbox resize to the 640×384 input  {resize_ms:7.1} ms");
         println!("  backbone alone                                 {backbone_ms:7.1} ms, {gflops_backbone:5.1} GFLOP/s effective");
+        if let Some(ms) = classifier_ms {
+            println!("  sign classifier (crop, resize, network; {CLASSIFIER_BATCH} crops a call) {ms:7.3} ms per crop");
+        }
         println!(
             "  candle matmul {GEMM_SIDE}×{GEMM_SIDE}×{GEMM_SIDE}: {gemm_gflops:.1} GFLOP/s; on the network's {} 1×1 layer shapes: {gemm_network_gflops:.1} GFLOP/s",
             flops.matmuls.len()
         );
     }
     Ok(())
+}
+
+/// Crops the classifier benchmark classifies per call (a busy frame's candidates).
+const CLASSIFIER_BATCH: usize = 16;
+
+/// Median milliseconds per crop of classifying [`CLASSIFIER_BATCH`] sign-sized boxes of a
+/// frame: cutting the crops and the network.
+fn time_classifier(
+    classifier: &mapfix_detector::sign_classifier::SignClassifier,
+    frame: &image::RgbImage,
+    runs: usize,
+) -> anyhow::Result<f64> {
+    use mapfix_detector::sign_classifier::{crop_pixels, crops_tensor};
+    let boxes: Vec<[f32; 4]> = (0..CLASSIFIER_BATCH)
+        .map(|k| {
+            let (x, side) = (40.0 + 75.0 * k as f32, 20.0 + 2.5 * k as f32);
+            [x, 300.0, x + side, 300.0 + side]
+        })
+        .collect();
+    let classify = |_| {
+        let crops: Vec<_> = boxes.iter().map(|&b| crop_pixels(frame, b)).collect();
+        std::hint::black_box(classifier.probabilities(&crops_tensor(&crops)?)?);
+        Ok(())
+    };
+    classify(0)?;
+    Ok(median_ms(runs, classify)? / CLASSIFIER_BATCH as f64)
 }
 
 /// Side of the square matrix product that measures the machine's gemm ceiling.
@@ -849,6 +900,9 @@ fn count_flops(shapes: &BTreeMap<String, Vec<usize>>) -> anyhow::Result<FlopCoun
             } else {
                 cells(8)
             }
+        } else if name.starts_with("sign_classifier.") {
+            // Runs per detected sign, not per frame: timed apart.
+            continue;
         } else if name.starts_with("lane_head.") {
             match name.split('.').nth(1) {
                 Some("lateral32") => cells(32),

@@ -10,3 +10,4 @@ pub mod serve;
 pub mod simulate;
 pub mod solve;
 pub mod train;
+pub mod train_classifier;

@@ -101,7 +101,49 @@ fn data_record(set: &DataSet, role: &str, plain: bool, augmented_copies: usize) 
     }
 }
 
-fn bar(total: usize, template: &str) -> ProgressBar {
+/// The training steps of each epoch with a running mean of the loss and the time left.
+pub(crate) struct StepBar {
+    bar: ProgressBar,
+    running_loss: Option<f32>,
+}
+
+impl StepBar {
+    pub(crate) fn new() -> Self {
+        Self {
+            bar: bar(
+                0,
+                "epoch {prefix} [{bar:40}] {pos}/{len} steps, loss {msg}, {eta} left",
+            ),
+            running_loss: None,
+        }
+    }
+
+    pub(crate) fn step(&mut self, epoch: usize, step: usize, steps: usize, loss: f32) {
+        if step == 1 {
+            self.bar.reset();
+            self.bar.set_length(steps as u64);
+            self.bar.set_prefix(epoch.to_string());
+        }
+        let mean = self
+            .running_loss
+            .map_or(loss, |mean| 0.98 * mean + 0.02 * loss);
+        self.running_loss = Some(mean);
+        self.bar.set_message(format!("{mean:.4}"));
+        self.bar.set_position(step as u64);
+    }
+
+    /// A line above the bar (an epoch's figures).
+    pub(crate) fn line(&self, text: &str) {
+        // Through suspend, not println: a hidden bar (output not a terminal) drops println.
+        self.bar.suspend(|| eprintln!("{text}"));
+    }
+
+    pub(crate) fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+pub(crate) fn bar(total: usize, template: &str) -> ProgressBar {
     let bar = ProgressBar::new(total as u64);
     bar.set_style(ProgressStyle::with_template(template).expect("a valid template"));
     bar
@@ -155,11 +197,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
         0,
         "features [{bar:40}] {pos}/{len} examples, {per_sec}, {eta} left",
     );
-    let training = bar(
-        0,
-        "epoch {prefix} [{bar:40}] {pos}/{len} steps, loss {msg}, {eta} left",
-    );
-    let mut running_loss = None::<f32>;
+    let mut training = StepBar::new();
     let trained = train(
         &backbone,
         &sources,
@@ -178,22 +216,11 @@ pub fn run(args: TrainArgs) -> Result<()> {
                 step,
                 steps,
                 loss,
-            } => {
-                if step == 1 {
-                    training.reset();
-                    training.set_length(steps as u64);
-                    training.set_prefix(epoch.to_string());
-                }
-                let mean = running_loss.map_or(loss, |mean| 0.98 * mean + 0.02 * loss);
-                running_loss = Some(mean);
-                training.set_message(format!("{mean:.4}"));
-                training.set_position(step as u64);
-            }
-            // Through suspend, not println: a hidden bar (output not a terminal) drops println.
-            Progress::Epoch(record) => training.suspend(|| eprintln!("{}", epoch_line(&record))),
+            } => training.step(epoch, step, steps, loss),
+            Progress::Epoch(record) => training.line(&epoch_line(&record)),
         },
     )?;
-    training.finish_and_clear();
+    training.finish();
     eprintln!(
         "validation loss before training {:.4}; best epoch {} of {}; features {:.0} s, training {:.0} s",
         trained.initial_validation_loss,
@@ -304,7 +331,7 @@ fn epoch_line(record: &EpochRecord) -> String {
     )
 }
 
-fn detect_with_bar(
+pub(crate) fn detect_with_bar(
     detector: &Detector,
     set: &DataSet,
 ) -> Result<mapfix_detector::validate::SetDetections> {
@@ -320,7 +347,7 @@ fn detect_with_bar(
     Ok(found)
 }
 
-fn validation_record(
+pub(crate) fn validation_record(
     set: &DataSet,
     role: &str,
     metrics: &mapfix_detector::metrics::Metrics,

@@ -8,6 +8,7 @@
 
 use crate::data::{LabelledImage, MIN_VISIBLE};
 use crate::error::Result;
+use crate::image_input::bilinear;
 use crate::input::{letterbox, Letterbox, INPUT_HEIGHT, INPUT_WIDTH, PAD_VALUE};
 use crate::lane_head::LaneTarget;
 use crate::sign_head::SignTarget;
@@ -205,28 +206,15 @@ fn warp(letterboxed: &RgbImage, placement: &Placement) -> RgbImage {
             let source_u = (x as f32 + 0.5 - placement.shift[0]) / placement.zoom - 0.5;
             let u = source_u.clamp(0.0, width - 1.0);
             let v = source_v.clamp(0.0, height - 1.0);
-            canvas.put_pixel(x, y, bilinear(letterboxed, u, v));
+            let colour = bilinear(letterboxed, u, v);
+            canvas.put_pixel(x, y, Rgb(colour.map(|c| c.round().clamp(0.0, 255.0) as u8)));
         }
     }
     canvas
 }
 
-fn bilinear(image: &RgbImage, u: f32, v: f32) -> Rgb<u8> {
-    let (x0, y0) = (u.floor() as u32, v.floor() as u32);
-    let x1 = (x0 + 1).min(image.width() - 1);
-    let y1 = (y0 + 1).min(image.height() - 1);
-    let (fx, fy) = (u - x0 as f32, v - y0 as f32);
-    let p = |x, y| image.get_pixel(x, y).0.map(f32::from);
-    let [a, b, c, d] = [p(x0, y0), p(x1, y0), p(x0, y1), p(x1, y1)];
-    Rgb(std::array::from_fn(|k| {
-        let top = a[k] + (b[k] - a[k]) * fx;
-        let bottom = c[k] + (d[k] - c[k]) * fx;
-        (top + (bottom - top) * fy).round().clamp(0.0, 255.0) as u8
-    }))
-}
-
 /// Colour, blur and noise inside `content`; the padding keeps its exact grey.
-fn photometric(
+pub(crate) fn photometric(
     canvas: &mut RgbImage,
     content: [f32; 4],
     augmentation: &Augmentation,

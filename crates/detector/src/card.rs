@@ -3,6 +3,7 @@
 //! commands that render it, the seed, the epochs with their validation losses, the figures on
 //! held-back data, and the command that reproduces it.
 
+use crate::classifier_train::{ClassifierConfig, ClassifierEpoch, ClassifierFigures};
 use crate::error::{DetectorError, Result};
 use crate::input::{INPUT_HEIGHT, INPUT_WIDTH, PAD_VALUE};
 use crate::train::{EpochRecord, TrainConfig};
@@ -14,6 +15,11 @@ use std::path::Path;
 pub struct Thresholds {
     pub sign_score: f32,
     pub lane_score: f32,
+    /// With a crop classifier: the sign head's score at which a candidate is classified
+    /// (below `sign_score`, since the classifier rejects false ones); `sign_score` then
+    /// applies to the combined score. Absent: candidates at `sign_score`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sign_candidate_score: Option<f32>,
 }
 
 impl Default for Thresholds {
@@ -21,6 +27,7 @@ impl Default for Thresholds {
         Self {
             sign_score: 0.5,
             lane_score: 0.5,
+            sign_candidate_score: None,
         }
     }
 }
@@ -90,6 +97,57 @@ pub struct TrainingRecord {
     pub reproduce: Vec<String>,
 }
 
+/// A set crops for the classifier were cut from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CropDataRecord {
+    /// `train` or `validation`.
+    pub role: String,
+    pub dir: String,
+    /// `simulator`, `gtsdb` or `gtsrb-crops`.
+    pub kind: String,
+    /// Which images where not all of them.
+    pub selection: Option<String>,
+    pub images: usize,
+    /// Crops of each usable sign and "not a sign" crops of each image.
+    pub copies: usize,
+    pub negatives_per_image: usize,
+    /// The command that made the set, where one did.
+    pub command: Option<String>,
+}
+
+/// How the crop classifier (`sign_classifier.*`) was made and how it does.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClassifierRecord {
+    pub model: String,
+    /// How a detected box becomes the classifier's input.
+    pub input: String,
+    pub parameters: usize,
+    /// How the reported score is made of the head's score and the classifier's.
+    pub score: String,
+    pub data: Vec<CropDataRecord>,
+    /// Which labelled signs made examples, and how boxes were changed.
+    pub examples: String,
+    pub training_crops: usize,
+    pub validation_crops: usize,
+    pub config: ClassifierConfig,
+    pub augmentation: String,
+    pub optimiser: String,
+    pub epochs: Vec<ClassifierEpoch>,
+    pub best_epoch: usize,
+    /// The best epoch's figures on the validation crops.
+    pub validation: ClassifierFigures,
+    /// The whole detector with the classifier at the card's thresholds: on the validation
+    /// set the sign threshold was chosen on, and on held-back GTSDB scenes.
+    pub detection: Vec<ValidationRecord>,
+    pub cropping_seconds: f64,
+    pub training_seconds: f64,
+    /// From reading the data to writing the model, scoring included.
+    pub total_seconds: f64,
+    pub threads: usize,
+    /// Commands that rebuild the data and the classifier, in order.
+    pub reproduce: Vec<String>,
+}
+
 /// Figures of the finished model on one set (the JSON of
 /// [`crate::metrics::Metrics`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -109,6 +167,10 @@ pub struct ModelCard {
     pub thresholds: Thresholds,
     pub training: Option<TrainingRecord>,
     pub validation: Vec<ValidationRecord>,
+    /// How the crop classifier (`sign_classifier.*`) was trained; absent when the model
+    /// has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classifier: Option<ClassifierRecord>,
     pub licence: String,
 }
 
@@ -122,6 +184,7 @@ impl ModelCard {
             thresholds,
             training: None,
             validation: Vec::new(),
+            classifier: None,
             licence: "weights: MIT (this project); backbone start: Apache-2.0 EfficientNet-Lite0, see models/efficientnet-lite0.LICENSE.md; trained on GTSDB scenes (free to use, cite Houben et al. 2013)".into(),
         }
     }
@@ -145,6 +208,7 @@ impl ModelCard {
             Some(format!("{} classes, expected 43", card.classes.len()))
         } else if ![card.thresholds.sign_score, card.thresholds.lane_score]
             .iter()
+            .chain(&card.thresholds.sign_candidate_score)
             .all(|t| (0.0..=1.0).contains(t))
         {
             Some(format!(
@@ -183,6 +247,7 @@ mod tests {
         let card = ModelCard::new(Thresholds {
             sign_score: 0.4,
             lane_score: 0.6,
+            sign_candidate_score: Some(0.2),
         });
         card.save(&path).unwrap();
         assert_eq!(ModelCard::load(&path).unwrap(), card);

@@ -358,6 +358,69 @@ fn parse_gt_line(line: &str) -> std::result::Result<(u32, SignLabel), String> {
     ))
 }
 
+/// Reads GTSRB sign crops: every `GT-*.csv` in `dir` or its subfolders
+/// (`Filename;Width;Height;Roi.X1;Roi.Y1;Roi.X2;Roi.Y2;ClassId`, the box of the sign inside
+/// the crop), each row an image beside its CSV with that one sign.
+pub fn read_gtsrb_crops(dir: &Path) -> Result<Vec<LabelledImage>> {
+    let mut tables = Vec::new();
+    let mut folders = vec![dir.to_owned()];
+    while let Some(folder) = folders.pop() {
+        let listing = std::fs::read_dir(&folder).map_err(|source| DetectorError::Io {
+            path: folder.clone(),
+            source,
+        })?;
+        for entry in listing {
+            let path = entry
+                .map_err(|source| DetectorError::Io {
+                    path: folder.clone(),
+                    source,
+                })?
+                .path();
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if path.is_dir() {
+                folders.push(path);
+            } else if name.starts_with("GT-") && name.ends_with(".csv") {
+                tables.push(path);
+            }
+        }
+    }
+    tables.sort();
+    let mut items = Vec::new();
+    for table in tables {
+        let folder = table.parent().unwrap_or(dir);
+        for (index, line) in read_text(&table)?.lines().enumerate().skip(1) {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let item = parse_gtsrb_line(folder, line)
+                .map_err(|reason| labels_error(&table, index + 1, reason))?;
+            items.push(item);
+        }
+    }
+    Ok(items)
+}
+
+fn parse_gtsrb_line(folder: &Path, line: &str) -> std::result::Result<LabelledImage, String> {
+    let fields: Vec<&str> = line.trim().split(';').collect();
+    let [file, _, _, x1, y1, x2, y2, class] = fields[..] else {
+        return Err(format!(
+            "expected Filename;Width;Height;Roi.X1;Roi.Y1;Roi.X2;Roi.Y2;ClassId, found {} fields",
+            fields.len()
+        ));
+    };
+    let path = folder.join(file.trim());
+    if !path.is_file() {
+        return Err(format!("no image {}", path.display()));
+    }
+    // The box and class read as a GTSDB line does (same corners, same checks).
+    let (_, sign) = parse_gt_line(&format!("00000;{x1};{y1};{x2};{y2};{class}"))?;
+    Ok(LabelledImage {
+        path,
+        signs: vec![sign],
+        lanes: None,
+    })
+}
+
 impl DataSet {
     /// Splits GTSDB scenes into (training, held back) by [`GTSDB_HELD_BACK`].
     pub fn split_gtsdb(self) -> (DataSet, DataSet) {
@@ -470,6 +533,40 @@ mod tests {
             message.contains("labels.jsonl:2:") && message.contains("000001.jpg"),
             "{message}"
         );
+    }
+
+    #[test]
+    fn gtsrb_crops_read_from_class_folders_and_bad_rows_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let stop = dir.path().join("stop");
+        std::fs::create_dir(&stop).unwrap();
+        write(&stop, "00000_00005.ppm", "");
+        let header = "Filename;Width;Height;Roi.X1;Roi.Y1;Roi.X2;Roi.Y2;ClassId\n";
+        write(
+            &stop,
+            "GT-00014.csv",
+            &format!("{header}00000_00005.ppm;52;51;6;6;47;46;14\n"),
+        );
+        let items = read_gtsrb_crops(dir.path()).unwrap();
+        assert_eq!(items.len(), 1);
+        assert_eq!(items[0].signs[0].class, 14);
+        assert_eq!(items[0].signs[0].bbox, [6.0, 6.0, 47.0, 46.0]);
+        assert!(items[0].path.ends_with("stop/00000_00005.ppm"));
+
+        write(
+            &stop,
+            "GT-00014.csv",
+            &format!("{header}00000_00009.ppm;52;51;6;6;47;46;14\n"),
+        );
+        let message = read_gtsrb_crops(dir.path()).unwrap_err().to_string();
+        assert!(
+            message.contains("GT-00014.csv:2:") && message.contains("00000_00009.ppm"),
+            "{message}"
+        );
+        let message = read_gtsrb_crops(&dir.path().join("absent"))
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains("absent"), "{message}");
     }
 
     #[test]

@@ -1,6 +1,12 @@
-//! The whole detector: backbone, sign head and lane head in one safetensors file
-//! (`backbone.*`, `sign_head.*`, `lane_head.*`), its model card beside it, and detection in
-//! each image's own pixels.
+//! The whole detector: backbone, sign head, lane head and (optionally) the crop classifier
+//! in one safetensors file (`backbone.*`, `sign_head.*`, `lane_head.*`,
+//! `sign_classifier.*`), its model card beside it, and detection in each image's own pixels.
+//!
+//! With a classifier, the sign head proposes candidates (at the card's
+//! `sign_candidate_score`), each is classified on its crop of the original image
+//! ([`crate::sign_classifier`]), and a sign is reported with the classifier's class and the
+//! combined score ([`Verdict::combined_score`]) unless "not a sign" wins or that score is
+//! below `sign_score`.
 
 use crate::card::{ModelCard, Thresholds};
 use crate::detections::{Detections, Lane, SignDetection};
@@ -8,6 +14,7 @@ use crate::efficientnet::EfficientNetLite0;
 use crate::error::{DetectorError, Result};
 use crate::input::{input_batch, Letterbox};
 use crate::lane_head::LaneHead;
+use crate::sign_classifier::{crop_pixels, crops_tensor, SignClassifier, Verdict};
 use crate::sign_head::SignHead;
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{VarBuilder, VarMap};
@@ -19,12 +26,14 @@ use std::path::{Path, PathBuf};
 const BACKBONE: &str = "backbone";
 const SIGN_HEAD: &str = "sign_head";
 const LANE_HEAD: &str = "lane_head";
+pub const SIGN_CLASSIFIER: &str = "sign_classifier";
 
 /// A trained detector ready to run.
 pub struct Detector {
     backbone: EfficientNetLite0,
     sign_head: SignHead,
     lane_head: LaneHead,
+    classifier: Option<SignClassifier>,
     card: ModelCard,
     thresholds: Thresholds,
 }
@@ -52,6 +61,8 @@ impl Detector {
     pub fn load(path: &Path) -> Result<Self> {
         let card = ModelCard::load(&card_path(path))?;
         let tensors = read_tensors(path)?;
+        let prefix = format!("{SIGN_CLASSIFIER}.");
+        let has_classifier = tensors.keys().any(|name| name.starts_with(&prefix));
         let vb = VarBuilder::from_tensors(tensors, DType::F32, &Device::Cpu);
         // Missing or misshapen tensors: say which file.
         let in_file = |error: DetectorError| DetectorError::Model {
@@ -62,6 +73,10 @@ impl Detector {
             backbone: EfficientNetLite0::load(vb.pp(BACKBONE)).map_err(&in_file)?,
             sign_head: SignHead::load(vb.pp(SIGN_HEAD)).map_err(&in_file)?,
             lane_head: LaneHead::load(vb.pp(LANE_HEAD)).map_err(&in_file)?,
+            classifier: has_classifier
+                .then(|| SignClassifier::load(vb.pp(SIGN_CLASSIFIER)))
+                .transpose()
+                .map_err(&in_file)?,
             thresholds: card.thresholds,
             card,
         })
@@ -78,6 +93,7 @@ impl Detector {
             backbone,
             sign_head: SignHead::load(vb.pp(SIGN_HEAD))?,
             lane_head: LaneHead::load(vb.pp(LANE_HEAD))?,
+            classifier: None,
             thresholds: card.thresholds,
             card,
         })
@@ -89,6 +105,17 @@ impl Detector {
 
     pub fn thresholds(&self) -> Thresholds {
         self.thresholds
+    }
+
+    /// The crop classifier, if the model has one.
+    pub fn classifier(&self) -> Option<&SignClassifier> {
+        self.classifier.as_ref()
+    }
+
+    /// The same detector with another crop classifier, or none.
+    pub fn with_classifier(mut self, classifier: Option<SignClassifier>) -> Self {
+        self.classifier = classifier;
+        self
     }
 
     /// The same detector reporting at other scores than its card's.
@@ -112,16 +139,25 @@ impl Detector {
         let features = self.backbone.forward(&input)?;
         let signs = self.sign_head.forward(&features)?;
         let lanes = self.lane_head.forward(&features)?;
+        let head_score = match (&self.classifier, self.thresholds.sign_candidate_score) {
+            (Some(_), Some(candidate)) => candidate.min(self.thresholds.sign_score),
+            _ => self.thresholds.sign_score,
+        };
         placements
             .iter()
+            .zip(images)
             .enumerate()
-            .map(|(item, placement)| {
+            .map(|(item, (placement, image))| {
+                let found: Vec<SignDetection> = signs
+                    .decode(item, head_score)?
+                    .into_iter()
+                    .filter_map(|sign| sign_in_image(sign, placement))
+                    .collect();
                 Ok(Detections {
-                    signs: signs
-                        .decode(item, self.thresholds.sign_score)?
-                        .into_iter()
-                        .filter_map(|sign| sign_in_image(sign, placement))
-                        .collect(),
+                    signs: match &self.classifier {
+                        Some(classifier) => self.classify(classifier, image, found)?,
+                        None => found,
+                    },
                     lanes: lanes
                         .decode(item, self.thresholds.lane_score)?
                         .into_iter()
@@ -130,6 +166,40 @@ impl Detector {
                 })
             })
             .collect()
+    }
+}
+
+impl Detector {
+    /// The candidates the classifier accepts, with its class and the combined score.
+    fn classify(
+        &self,
+        classifier: &SignClassifier,
+        image: &RgbImage,
+        candidates: Vec<SignDetection>,
+    ) -> Result<Vec<SignDetection>> {
+        if candidates.is_empty() {
+            return Ok(candidates);
+        }
+        let crops: Vec<RgbImage> = candidates
+            .iter()
+            .map(|sign| crop_pixels(image, sign.bbox))
+            .collect();
+        let probabilities = classifier.probabilities(&crops_tensor(&crops)?)?;
+        Ok(candidates
+            .into_iter()
+            .zip(probabilities)
+            .filter_map(|(sign, row)| {
+                let verdict = Verdict::of(&row);
+                let score = verdict.combined_score(sign.score);
+                (!verdict.rejected && score >= self.thresholds.sign_score).then_some(
+                    SignDetection {
+                        class: verdict.class,
+                        score,
+                        ..sign
+                    },
+                )
+            })
+            .collect())
     }
 }
 
@@ -173,6 +243,23 @@ pub fn save_model(path: &Path, backbone_file: &Path, heads: &VarMap) -> Result<(
     }
     candle_core::safetensors::save(&tensors, path).map_err(|error| DetectorError::Write {
         path: path.to_owned(),
+        reason: error.to_string(),
+    })
+}
+
+/// Writes a copy of the model file `model` to `out` with the classifier's variables
+/// (`sign_classifier.*` in `classifier`) in place of any it had; every other tensor is kept.
+pub fn save_with_classifier(model: &Path, out: &Path, classifier: &VarMap) -> Result<()> {
+    let prefix = format!("{SIGN_CLASSIFIER}.");
+    let mut tensors: HashMap<String, Tensor> = read_tensors(model)?
+        .into_iter()
+        .filter(|(name, _)| !name.starts_with(&prefix))
+        .collect();
+    for (name, var) in classifier.data().lock().expect("variable map lock").iter() {
+        tensors.insert(name.clone(), var.as_tensor().clone());
+    }
+    candle_core::safetensors::save(&tensors, out).map_err(|error| DetectorError::Write {
+        path: out.to_owned(),
         reason: error.to_string(),
     })
 }

@@ -39,3 +39,19 @@ pub fn image_tensor(image: &RgbImage, width: u32, height: u32) -> Result<Tensor>
         &Device::Cpu,
     )?)
 }
+
+/// The colour at a point between pixel centres (`u`, `v` in 0‥width−1, 0‥height−1),
+/// interpolated between the four nearest pixels.
+pub(crate) fn bilinear(image: &RgbImage, u: f32, v: f32) -> [f32; 3] {
+    let (x0, y0) = (u.floor() as u32, v.floor() as u32);
+    let x1 = (x0 + 1).min(image.width() - 1);
+    let y1 = (y0 + 1).min(image.height() - 1);
+    let (fx, fy) = (u - x0 as f32, v - y0 as f32);
+    let p = |x, y| image.get_pixel(x, y).0.map(f32::from);
+    let [a, b, c, d] = [p(x0, y0), p(x1, y0), p(x0, y1), p(x1, y1)];
+    std::array::from_fn(|k| {
+        let top = a[k] + (b[k] - a[k]) * fx;
+        let bottom = c[k] + (d[k] - c[k]) * fx;
+        top + (bottom - top) * fy
+    })
+}

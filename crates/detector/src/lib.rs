@@ -3,10 +3,12 @@
 //! EfficientNet-Lite0 backbone (the start of transfer learning), the import of its
 //! published PyTorch weights into a safetensors file with batch-norm folded in, and the CPU
 //! kernels (direct depthwise convolution, 1×1 convolutions as matrix products) that make
-//! it fast enough to run per frame on two cores.
+//! it fast enough to run per frame on two cores; and a small crop classifier that takes a
+//! second look at each detected sign in the original image's pixels.
 
 pub mod augment;
 pub mod card;
+pub mod classifier_train;
 pub mod data;
 pub mod detections;
 pub mod detector;
@@ -21,6 +23,7 @@ mod layers;
 pub mod metrics;
 pub mod ops;
 pub mod pth;
+pub mod sign_classifier;
 pub mod sign_head;
 pub mod train;
 pub mod validate;

@@ -372,6 +372,69 @@ impl SimpleBackend for SeededInit {
     }
 }
 
+/// A builder that creates variables in `vars`, drawn from `seed`.
+pub(crate) fn seeded_builder(vars: &VarMap, seed: u64) -> VarBuilder<'static> {
+    VarBuilder::from_backend(
+        Box::new(SeededInit::new(vars.clone(), seed)),
+        DType::F32,
+        Device::Cpu,
+    )
+}
+
+/// AdamW over every variable in `vars`.
+pub(crate) fn adamw(vars: &VarMap, learning_rate: f64, weight_decay: f64) -> Result<AdamW> {
+    Ok(AdamW::new(
+        vars.all_vars(),
+        ParamsAdamW {
+            lr: learning_rate,
+            weight_decay,
+            ..ParamsAdamW::default()
+        },
+    )?)
+}
+
+/// Early stopping: the epoch with the lowest validation loss so far, its weights and
+/// whatever else the caller keeps of it (`T`).
+pub(crate) struct EarlyStopping<T> {
+    patience: usize,
+    best: Option<(f64, usize, T, HashMap<String, Tensor>)>,
+}
+
+impl<T> EarlyStopping<T> {
+    pub(crate) fn new(patience: usize) -> Self {
+        Self {
+            patience,
+            best: None,
+        }
+    }
+
+    /// Records an epoch; true when `patience` epochs have passed without a better loss.
+    pub(crate) fn stop_after(
+        &mut self,
+        vars: &VarMap,
+        epoch: usize,
+        loss: f64,
+        kept: T,
+    ) -> Result<bool> {
+        match &self.best {
+            Some((best_loss, best_epoch, _, _)) if loss >= *best_loss => {
+                Ok(epoch - best_epoch >= self.patience)
+            }
+            _ => {
+                self.best = Some((loss, epoch, kept, snapshot(vars)?));
+                Ok(false)
+            }
+        }
+    }
+
+    /// Puts the best epoch's weights back into `vars`; that epoch and what was kept of it.
+    pub(crate) fn restore_best(self, vars: &VarMap) -> Result<(usize, T)> {
+        let (_, epoch, kept, weights) = self.best.expect("at least one epoch ran");
+        restore(vars, &weights)?;
+        Ok((epoch, kept))
+    }
+}
+
 fn snapshot(vars: &VarMap) -> Result<HashMap<String, Tensor>> {
     let data = vars.data().lock().expect("variable map lock");
     data.iter()
@@ -389,14 +452,18 @@ fn restore(vars: &VarMap, saved: &HashMap<String, Tensor>) -> Result<()> {
     Ok(())
 }
 
-/// Learning rate at a step: linear warm-up, then cosine decay to a small floor.
-fn learning_rate(config: &TrainConfig, step: usize, total_steps: usize) -> f64 {
-    let peak = config.learning_rate;
-    if step < config.warmup_steps {
-        return peak * (step + 1) as f64 / config.warmup_steps as f64;
+/// Learning rate at a step: linear warm-up to `peak`, then cosine decay to a small floor.
+pub(crate) fn learning_rate(
+    peak: f64,
+    warmup_steps: usize,
+    step: usize,
+    total_steps: usize,
+) -> f64 {
+    if step < warmup_steps {
+        return peak * (step + 1) as f64 / warmup_steps as f64;
     }
-    let progress = (step - config.warmup_steps) as f64
-        / (total_steps.saturating_sub(config.warmup_steps)).max(1) as f64;
+    let progress =
+        (step - warmup_steps) as f64 / (total_steps.saturating_sub(warmup_steps)).max(1) as f64;
     let cosine = 0.5 * (1.0 + (std::f64::consts::PI * progress.min(1.0)).cos());
     peak * (FINAL_LR_FRACTION + (1.0 - FINAL_LR_FRACTION) * cosine)
 }
@@ -442,23 +509,12 @@ pub fn train(
     let caching_seconds = started.elapsed().as_secs_f64();
 
     let heads_vars = VarMap::new();
-    let vb = VarBuilder::from_backend(
-        Box::new(SeededInit::new(heads_vars.clone(), config.seed)),
-        DType::F32,
-        Device::Cpu,
-    );
+    let vb = seeded_builder(&heads_vars, config.seed);
     let heads = Heads {
         sign: SignHead::load(vb.pp("sign_head"))?,
         lane: LaneHead::load(vb.pp("lane_head"))?,
     };
-    let mut optimiser = AdamW::new(
-        heads_vars.all_vars(),
-        ParamsAdamW {
-            lr: config.learning_rate,
-            weight_decay: config.weight_decay,
-            ..ParamsAdamW::default()
-        },
-    )?;
+    let mut optimiser = adamw(&heads_vars, config.learning_rate, config.weight_decay)?;
 
     let initial_validation_loss = validation_loss(&heads, &validation_examples, config)?.0;
     let steps = examples.len().div_ceil(config.batch_size);
@@ -466,7 +522,7 @@ pub fn train(
     let mut order: Vec<usize> = (0..examples.len()).collect();
     let mut shuffler = ChaCha8Rng::seed_from_u64(config.seed);
     let mut records = Vec::new();
-    let mut best: Option<(f64, usize, HashMap<String, Tensor>)> = None;
+    let mut best = EarlyStopping::new(config.patience);
     let training_started = Instant::now();
     for epoch in 1..=config.epochs {
         let epoch_started = Instant::now();
@@ -474,7 +530,8 @@ pub fn train(
         let mut loss_sum = 0.0;
         for (step, indices) in order.chunks(config.batch_size).enumerate() {
             optimiser.set_learning_rate(learning_rate(
-                config,
+                config.learning_rate,
+                config.warmup_steps,
                 (epoch - 1) * steps + step,
                 total_steps,
             ));
@@ -500,20 +557,11 @@ pub fn train(
         };
         progress(Progress::Epoch(record.clone()));
         records.push(record);
-        let improved = best
-            .as_ref()
-            .is_none_or(|(loss, _, _)| validation_loss < *loss);
-        if improved {
-            best = Some((validation_loss, epoch, snapshot(&heads_vars)?));
-        } else if best
-            .as_ref()
-            .is_some_and(|(_, best_epoch, _)| epoch - best_epoch >= config.patience)
-        {
+        if best.stop_after(&heads_vars, epoch, validation_loss, ())? {
             break;
         }
     }
-    let (_, best_epoch, weights) = best.expect("at least one epoch ran");
-    restore(&heads_vars, &weights)?;
+    let (best_epoch, ()) = best.restore_best(&heads_vars)?;
     Ok(Trained {
         heads: heads_vars,
         epochs: records,
@@ -537,14 +585,23 @@ mod tests {
             ..TrainConfig::default()
         };
         let peak = config.learning_rate;
-        assert!(learning_rate(&config, 0, 1000) < 0.02 * peak);
-        assert!((learning_rate(&config, config.warmup_steps - 1, 1000) - peak).abs() < 1e-12);
-        assert!((learning_rate(&config, config.warmup_steps, 1000) - peak).abs() < 1e-12);
-        let middle = learning_rate(&config, 550, 1000);
+        assert!(learning_rate(peak, config.warmup_steps, 0, 1000) < 0.02 * peak);
+        assert!(
+            (learning_rate(peak, config.warmup_steps, config.warmup_steps - 1, 1000) - peak).abs()
+                < 1e-12
+        );
+        assert!(
+            (learning_rate(peak, config.warmup_steps, config.warmup_steps, 1000) - peak).abs()
+                < 1e-12
+        );
+        let middle = learning_rate(peak, config.warmup_steps, 550, 1000);
         assert!(
             (middle - peak * (FINAL_LR_FRACTION + (1.0 - FINAL_LR_FRACTION) / 2.0)).abs() < 1e-9
         );
-        assert!((learning_rate(&config, 1000, 1000) - peak * FINAL_LR_FRACTION).abs() < 1e-12);
+        assert!(
+            (learning_rate(peak, config.warmup_steps, 1000, 1000) - peak * FINAL_LR_FRACTION).abs()
+                < 1e-12
+        );
     }
 
     #[test]
