@@ -1,5 +1,6 @@
 //! The crop classifier inside the whole detector, on repository files only: the shipped
-//! model (which has no classifier) and the rendered frames of `fixtures/detector/mini-set`.
+//! model (which has one), a copy of it without, and the rendered frames of
+//! `fixtures/detector/mini-set`.
 
 use candle_core::{DType, Device};
 use candle_nn::{VarBuilder, VarMap};
@@ -18,12 +19,20 @@ fn repo(path: &str) -> PathBuf {
 
 #[test]
 fn a_model_without_classifier_loads_and_one_with_it_reclassifies_the_head_candidates() {
-    let shipped = repo("models/detector.safetensors");
+    let shipped_path = repo("models/detector.safetensors");
+    assert!(Detector::load(&shipped_path).unwrap().classifier().is_some());
+
+    // The shipped heads without the classifier still load and detect.
+    let dir = tempfile::tempdir().unwrap();
+    let shipped = dir.path().join("plain.safetensors");
+    let mut tensors = candle_core::safetensors::load(&shipped_path, &Device::Cpu).unwrap();
+    tensors.retain(|name, _| !name.starts_with(SIGN_CLASSIFIER));
+    candle_core::safetensors::save(&tensors, &shipped).unwrap();
+    std::fs::copy(card_path(&shipped_path), card_path(&shipped)).unwrap();
     let plain = Detector::load(&shipped).unwrap();
     assert!(plain.classifier().is_none());
 
     // A copy with an (untrained) classifier added: every other tensor kept.
-    let dir = tempfile::tempdir().unwrap();
     let model = dir.path().join("detector.safetensors");
     let vars = VarMap::new();
     SignClassifier::load(
