@@ -20,7 +20,10 @@ fn repo(path: &str) -> PathBuf {
 #[test]
 fn a_model_without_classifier_loads_and_one_with_it_reclassifies_the_head_candidates() {
     let shipped_path = repo("models/detector.safetensors");
-    assert!(Detector::load(&shipped_path).unwrap().classifier().is_some());
+    assert!(Detector::load(&shipped_path)
+        .unwrap()
+        .classifier()
+        .is_some());
 
     // The shipped heads without the classifier still load and detect.
     let dir = tempfile::tempdir().unwrap();
