@@ -19,15 +19,15 @@ use crate::sign_classifier::{
     crop_pixels, crops_tensor, SignClassifier, Verdict, CROP_SIZE, NOT_A_SIGN,
 };
 use crate::sign_head::box_iou;
-use crate::train::{adamw, learning_rate, seeded_builder, EarlyStopping};
+use crate::train::{seeded_builder, EpochLoop};
 use candle_core::{Device, Tensor};
-use candle_nn::{Optimizer, VarMap};
+use candle_nn::VarMap;
 use image::RgbImage;
-use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
 use std::time::Instant;
 
 /// Labelled signs shorter than this (pixels) make no examples: the detector's own
@@ -358,51 +358,49 @@ pub fn train_classifier(
     }
     let vars = VarMap::new();
     let classifier = SignClassifier::load(seeded_builder(&vars, config.seed).pp(SIGN_CLASSIFIER))?;
-    let mut optimiser = adamw(&vars, config.learning_rate, config.weight_decay)?;
-    let steps = training.len().div_ceil(config.batch_size);
-    let total_steps = steps * config.epochs;
-    let mut order: Vec<usize> = (0..training.len()).collect();
-    let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
     let mut records = Vec::new();
-    let mut best = EarlyStopping::new(config.patience);
+    // Both the step and the epoch report go through the one `progress`.
+    let progress = RefCell::new(progress);
     let started = Instant::now();
-    for epoch in 1..=config.epochs {
-        let epoch_started = Instant::now();
-        order.shuffle(&mut rng);
-        let mut loss_sum = 0.0;
-        for (step, indices) in order.chunks(config.batch_size).enumerate() {
-            optimiser.set_learning_rate(learning_rate(
-                config.learning_rate,
-                config.warmup_steps,
-                (epoch - 1) * steps + step,
-                total_steps,
-            ));
-            let (input, labels) = batch(training, indices, &config.augmentation, Some(&mut rng))?;
+    let (best_epoch, validation) = EpochLoop {
+        epochs: config.epochs,
+        batch_size: config.batch_size,
+        learning_rate: config.learning_rate,
+        weight_decay: config.weight_decay,
+        patience: config.patience,
+        warmup_steps: config.warmup_steps,
+        seed: config.seed,
+    }
+    .run(
+        &vars,
+        training.len(),
+        |indices, rng| {
+            let (input, labels) = batch(training, indices, &config.augmentation, Some(rng))?;
             let loss = candle_nn::loss::cross_entropy(&classifier.forward(&input)?, &labels)?;
-            optimiser.backward_step(&loss)?;
-            let loss = loss.to_scalar::<f32>()?;
-            loss_sum += loss as f64;
-            progress(ClassifierProgress::Step {
+            let value = loss.to_scalar::<f32>()? as f64;
+            Ok((loss, value))
+        },
+        |epoch, step, steps, loss| {
+            (progress.borrow_mut())(ClassifierProgress::Step {
                 epoch,
-                step: step + 1,
+                step,
                 steps,
                 loss,
-            });
-        }
-        let figures = evaluate(&classifier, validation)?;
-        let record = ClassifierEpoch {
-            epoch,
-            train_loss: loss_sum / steps as f64,
-            validation: figures,
-            seconds: epoch_started.elapsed().as_secs_f64(),
-        };
-        progress(ClassifierProgress::Epoch(record.clone()));
-        records.push(record);
-        if best.stop_after(&vars, epoch, figures.loss, figures)? {
-            break;
-        }
-    }
-    let (best_epoch, validation) = best.restore_best(&vars)?;
+            })
+        },
+        |epoch, train_loss, seconds| {
+            let figures = evaluate(&classifier, validation)?;
+            let record = ClassifierEpoch {
+                epoch,
+                train_loss,
+                validation: figures,
+                seconds,
+            };
+            (progress.borrow_mut())(ClassifierProgress::Epoch(record.clone()));
+            records.push(record);
+            Ok((figures.loss, figures))
+        },
+    )?;
     Ok(TrainedClassifier {
         vars,
         classifier,

@@ -26,6 +26,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::time::Instant;
 
@@ -393,6 +394,64 @@ pub(crate) fn adamw(vars: &VarMap, learning_rate: f64, weight_decay: f64) -> Res
     )?)
 }
 
+/// The part of a training run both trainers share: every epoch shuffles the examples
+/// (seeded), steps AdamW over batches with the warm-up + cosine learning rate, then asks
+/// `end_epoch` for the validation loss (and what to keep of that epoch); training stops
+/// after `patience` epochs without a better loss and the best epoch's weights are put back
+/// into `vars`. `step` returns the loss to minimise and its value for the progress report;
+/// it gets the shuffling generator, so that augmentation drawn from it stays seeded.
+pub(crate) struct EpochLoop {
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub learning_rate: f64,
+    pub weight_decay: f64,
+    pub patience: usize,
+    pub warmup_steps: usize,
+    pub seed: u64,
+}
+
+impl EpochLoop {
+    pub(crate) fn run<T>(
+        &self,
+        vars: &VarMap,
+        examples: usize,
+        mut step: impl FnMut(&[usize], &mut ChaCha8Rng) -> Result<(Tensor, f64)>,
+        mut step_done: impl FnMut(usize, usize, usize, f32),
+        mut end_epoch: impl FnMut(usize, f64, f64) -> Result<(f64, T)>,
+    ) -> Result<(usize, T)> {
+        let mut optimiser = adamw(vars, self.learning_rate, self.weight_decay)?;
+        let steps = examples.div_ceil(self.batch_size);
+        let total_steps = steps * self.epochs;
+        let mut order: Vec<usize> = (0..examples).collect();
+        let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
+        let mut best = EarlyStopping::new(self.patience);
+        for epoch in 1..=self.epochs {
+            let epoch_started = Instant::now();
+            order.shuffle(&mut rng);
+            let mut loss_sum = 0.0;
+            for (index, indices) in order.chunks(self.batch_size).enumerate() {
+                optimiser.set_learning_rate(learning_rate(
+                    self.learning_rate,
+                    self.warmup_steps,
+                    (epoch - 1) * steps + index,
+                    total_steps,
+                ));
+                let (objective, loss) = step(indices, &mut rng)?;
+                optimiser.backward_step(&objective)?;
+                loss_sum += loss;
+                step_done(epoch, index + 1, steps, loss as f32);
+            }
+            let train_loss = loss_sum / steps as f64;
+            let seconds = epoch_started.elapsed().as_secs_f64();
+            let (validation_loss, kept) = end_epoch(epoch, train_loss, seconds)?;
+            if best.stop_after(vars, epoch, validation_loss, kept)? {
+                break;
+            }
+        }
+        best.restore_best(vars)
+    }
+}
+
 /// Early stopping: the epoch with the lowest validation loss so far, its weights and
 /// whatever else the caller keeps of it (`T`).
 pub(crate) struct EarlyStopping<T> {
@@ -514,54 +573,51 @@ pub fn train(
         sign: SignHead::load(vb.pp("sign_head"))?,
         lane: LaneHead::load(vb.pp("lane_head"))?,
     };
-    let mut optimiser = adamw(&heads_vars, config.learning_rate, config.weight_decay)?;
-
     let initial_validation_loss = validation_loss(&heads, &validation_examples, config)?.0;
-    let steps = examples.len().div_ceil(config.batch_size);
-    let total_steps = steps * config.epochs;
-    let mut order: Vec<usize> = (0..examples.len()).collect();
-    let mut shuffler = ChaCha8Rng::seed_from_u64(config.seed);
     let mut records = Vec::new();
-    let mut best = EarlyStopping::new(config.patience);
+    // Both the step and the epoch report go through the one `progress`.
+    let progress = RefCell::new(progress);
     let training_started = Instant::now();
-    for epoch in 1..=config.epochs {
-        let epoch_started = Instant::now();
-        order.shuffle(&mut shuffler);
-        let mut loss_sum = 0.0;
-        for (step, indices) in order.chunks(config.batch_size).enumerate() {
-            optimiser.set_learning_rate(learning_rate(
-                config.learning_rate,
-                config.warmup_steps,
-                (epoch - 1) * steps + step,
-                total_steps,
-            ));
-            let (total, sign, lane) = losses(&heads, &examples, indices, config.lane_weight)?;
-            optimiser.backward_step(&total)?;
-            let loss = sign + config.lane_weight * lane;
-            loss_sum += loss;
-            progress(Progress::Step {
-                epoch,
-                step: step + 1,
-                steps,
-                loss: loss as f32,
-            });
-        }
-        let (validation_loss, sign, lane) = validation_loss(&heads, &validation_examples, config)?;
-        let record = EpochRecord {
-            epoch,
-            train_loss: loss_sum / steps as f64,
-            validation_loss,
-            validation_sign_loss: sign,
-            validation_lane_loss: lane,
-            seconds: epoch_started.elapsed().as_secs_f64(),
-        };
-        progress(Progress::Epoch(record.clone()));
-        records.push(record);
-        if best.stop_after(&heads_vars, epoch, validation_loss, ())? {
-            break;
-        }
+    let (best_epoch, ()) = EpochLoop {
+        epochs: config.epochs,
+        batch_size: config.batch_size,
+        learning_rate: config.learning_rate,
+        weight_decay: config.weight_decay,
+        patience: config.patience,
+        warmup_steps: config.warmup_steps,
+        seed: config.seed,
     }
-    let (best_epoch, ()) = best.restore_best(&heads_vars)?;
+    .run(
+        &heads_vars,
+        examples.len(),
+        |indices, _| {
+            let (total, sign, lane) = losses(&heads, &examples, indices, config.lane_weight)?;
+            Ok((total, sign + config.lane_weight * lane))
+        },
+        |epoch, step, steps, loss| {
+            (progress.borrow_mut())(Progress::Step {
+                epoch,
+                step,
+                steps,
+                loss,
+            })
+        },
+        |epoch, train_loss, seconds| {
+            let (validation_loss, sign, lane) =
+                validation_loss(&heads, &validation_examples, config)?;
+            let record = EpochRecord {
+                epoch,
+                train_loss,
+                validation_loss,
+                validation_sign_loss: sign,
+                validation_lane_loss: lane,
+                seconds,
+            };
+            (progress.borrow_mut())(Progress::Epoch(record.clone()));
+            records.push(record);
+            Ok((validation_loss, ()))
+        },
+    )?;
     Ok(Trained {
         heads: heads_vars,
         epochs: records,
