@@ -4,12 +4,14 @@
 //! driver finds them: between two roughly parallel boundaries 2.2–5.5 m apart, each lane's
 //! centre runs midway. Its direction follows right-hand traffic: the carriageway's divider
 //! (a yellow or double line, else the middle of the contiguous cross-section) lies on the
-//! driver's left. Lanes that end at a junction are linked to lanes that start across it by
-//! a smooth Bézier connector; lanes that continue through a gap in the paint are linked
-//! directly.
+//! driver's left. Where the paint is alike on both sides of a lane (a one-way aisle between
+//! two yellow lines, a one-lane road between edges), the signs along it decide: they face
+//! the traffic that reads them. Lanes that end at a junction are linked to lanes that start
+//! across it by a smooth Bézier connector; lanes that continue through a gap in the paint
+//! are linked directly.
 
 use mapfix_core::Vec3;
-use mapfix_map::{LineColor, LineStyle, Map};
+use mapfix_map::{LineColor, LineStyle, Map, Sign};
 use std::collections::{BTreeMap, HashMap};
 
 /// Spacing (m) at which boundaries are sampled for lane centres.
@@ -27,6 +29,14 @@ const MAX_JUNCTION_GAP: f64 = 40.0;
 const DIRECT_GAP: f64 = 2.0;
 /// Spacing (m) of the points of junction connectors.
 const CONNECTOR_STEP: f64 = 0.5;
+/// The divider counts as beside a lane, not under it, beyond this offset (m); dividers on
+/// the two sides closer than this to equally far leave the side to the signs.
+const DIVIDER_MARGIN: f64 = 0.3;
+/// Farthest (m, in plan) a sign may stand from a lane's centre to tell its direction: over
+/// the lane or at its kerb.
+const SIGN_REACH: f64 = 4.0;
+/// GTSRB class of "no entry", which faces the drivers it turns away.
+const NO_ENTRY: u8 = 17;
 
 /// One driving lane: its centre line in the direction of travel.
 #[derive(Debug, Clone)]
@@ -270,7 +280,13 @@ impl LaneNetwork {
                     centre,
                     width,
                 };
-                if divider_is_right(&lane, &boundaries, &grid) {
+                let divider = divider_side(&lane, &boundaries, &grid);
+                let reverse = if divider.distinct {
+                    divider.right
+                } else {
+                    signs_oppose(&lane, &map.signs).unwrap_or(divider.right)
+                };
+                if reverse {
                     let mut points = lane.centre.points().to_vec();
                     points.reverse();
                     lane.centre = Polyline3::new(points);
@@ -388,10 +404,20 @@ fn split_runs(samples: Vec<CentreSample>) -> Vec<Vec<CentreSample>> {
     runs
 }
 
-/// Whether the carriageway's divider lies to the right of the lane as sampled, so that
-/// right-hand traffic drives it the other way. The cross-section at the lane's middle is
-/// walked outwards to each side until a road edge or a gap wider than a lane.
-fn divider_is_right(lane: &Lane, boundaries: &[Boundary], grid: &SegmentGrid) -> bool {
+/// Where a lane's paint puts the carriageway's divider.
+struct DividerSide {
+    /// Right of the lane as sampled, so that right-hand traffic drives it the other way.
+    right: bool,
+    /// The paint settles the side: one divider is the nearest, or the cross-section's
+    /// middle lies clearly to one side. Where the lane lies midway between like boundaries
+    /// `right` is only a tie broken by rounding.
+    distinct: bool,
+}
+
+/// Which side of the lane as sampled the carriageway's divider lies on. The cross-section
+/// at the lane's middle is walked outwards to each side until a road edge or a gap wider
+/// than a lane.
+fn divider_side(lane: &Lane, boundaries: &[Boundary], grid: &SegmentGrid) -> DividerSide {
     let s = lane.centre.length() / 2.0;
     let (centre, tangent) = (lane.centre.point_at(s), lane.centre.direction_at(s));
     let mut offsets: Vec<(f64, bool)> = Vec::new();
@@ -413,10 +439,18 @@ fn divider_is_right(lane: &Lane, boundaries: &[Boundary], grid: &SegmentGrid) ->
             }
         }
     }
-    let divider = offsets
-        .iter()
-        .filter(|(_, is_divider)| *is_divider)
-        .map(|(o, _)| *o)
+    let nearest_divider = |side: f64| {
+        offsets
+            .iter()
+            .filter(|&&(o, is_divider)| is_divider && o * side > 0.0)
+            .map(|(o, _)| *o)
+            .min_by(|a, b| a.abs().total_cmp(&b.abs()))
+    };
+    let (left, right) = (nearest_divider(1.0), nearest_divider(-1.0));
+    let tied = matches!((left, right), (Some(l), Some(r)) if (l + r).abs() < DIVIDER_MARGIN);
+    let divider = [left, right]
+        .into_iter()
+        .flatten()
         .min_by(|a, b| a.abs().total_cmp(&b.abs()))
         .or_else(|| {
             let (lo, hi) = offsets
@@ -426,15 +460,45 @@ fn divider_is_right(lane: &Lane, boundaries: &[Boundary], grid: &SegmentGrid) ->
                 });
             lo.is_finite().then_some((lo + hi) / 2.0)
         });
-    divider.is_some_and(|d| d < -0.3)
+    DividerSide {
+        right: divider.is_some_and(|d| d < -DIVIDER_MARGIN),
+        distinct: !tied && divider.is_some_and(|d| d.abs() > DIVIDER_MARGIN),
+    }
 }
 
-/// Links every lane's end to the lanes a vehicle can take from there.
+/// Whether the signs along `lane` (on its level, within [`SIGN_REACH`] in plan, facing
+/// along it) say it runs against its direction as sampled, by a majority: a sign faces the
+/// traffic that reads it, so the lane runs opposite to its facing, except a "no entry",
+/// which faces the drivers it turns away. `None` where they do not decide.
+fn signs_oppose(lane: &Lane, signs: &[Sign]) -> Option<bool> {
+    let votes: i32 = signs
+        .iter()
+        .filter(|sign| sign.level == lane.level)
+        .filter_map(|sign| {
+            let (s, distance) = lane.centre.project(&sign.position);
+            let along = sign.normal().dot(&lane.centre.direction_at(s));
+            if distance > SIGN_REACH || along.abs() < PARALLEL_COS {
+                return None;
+            }
+            let faces_its_traffic = sign.class.gtsrb() != Some(NO_ENTRY);
+            // −1: read by traffic running the lane as sampled.
+            Some(if (along < 0.0) == faces_its_traffic {
+                -1
+            } else {
+                1
+            })
+        })
+        .sum();
+    (votes != 0).then_some(votes > 0)
+}
+
+/// Links every lane's end to the lanes a vehicle can take from there, its own start among
+/// them where the lane is a loop (a one-way aisle round a car park, broken only where a
+/// road joins it).
 fn link_lanes(lanes: &[Lane]) -> Vec<Vec<Link>> {
     lanes
         .iter()
-        .enumerate()
-        .map(|(i, lane)| {
+        .map(|lane| {
             let length = lane.centre.length();
             let (end, end_dir) = (
                 lane.centre.point_at(length),
@@ -443,7 +507,6 @@ fn link_lanes(lanes: &[Lane]) -> Vec<Vec<Link>> {
             lanes
                 .iter()
                 .enumerate()
-                .filter(|&(j, _)| j != i)
                 .filter_map(|(j, next)| {
                     let (start, start_dir) =
                         (next.centre.point_at(0.0), next.centre.direction_at(0.0));
@@ -534,7 +597,7 @@ pub(crate) fn left_normal(d: &Vec3) -> Vec3 {
 pub(crate) mod tests {
     use super::*;
     use mapfix_core::{Geodetic, LocalFrame};
-    use mapfix_map::{LaneLine, Polyline};
+    use mapfix_map::{LaneLine, Mounting, Polyline, SignClass};
 
     fn line(id: &str, points: &[(f64, f64)], style: LineStyle, color: LineColor) -> LaneLine {
         LaneLine {
@@ -626,6 +689,90 @@ pub(crate) mod tests {
                 "lane {} drives on the left",
                 lane.id
             );
+        }
+    }
+
+    /// A sign of GTSRB `class` 2.5 m above (x, y) on `level`, facing `facing_deg` (compass).
+    fn sign(class: u8, (x, y): (f64, f64), level: i32, facing_deg: f64) -> Sign {
+        Sign {
+            id: format!("sign-{class}-{x}-{y}"),
+            level,
+            class: SignClass::Gtsrb(class),
+            position: Vec3::new(x, y, 2.5),
+            width: 0.6,
+            height: 0.6,
+            facing: facing_deg.to_radians(),
+            mounting: Mounting::Ceiling,
+        }
+    }
+
+    /// The direction (east component) of the one lane of a 100 m road along y = 0 between
+    /// two yellow lines, whose paint does not say which way it runs, under `signs`.
+    fn aisle_direction(signs: Vec<Sign>) -> f64 {
+        let mut map = Map::new(
+            "aisle",
+            LocalFrame::new(Geodetic::from_degrees(49.0, 8.4, 110.0)),
+        );
+        for (id, y) in [("north", 1.75), ("south", -1.75)] {
+            let points = [(0.0, y), (100.0, y)];
+            map.lane_lines
+                .push(line(id, &points, LineStyle::Solid, LineColor::Yellow));
+        }
+        map.signs = signs;
+        let network = LaneNetwork::from_map(&map);
+        assert_eq!(network.lanes.len(), 1);
+        network.lanes[0].centre.direction_at(50.0).x
+    }
+
+    #[test]
+    fn signs_over_a_lane_the_paint_leaves_open_set_its_direction() {
+        // Signs face the traffic that reads them: facing west, they are read driving east.
+        let east = aisle_direction(vec![sign(34, (30.0, 0.0), 0, 270.0)]);
+        assert!(east > 0.99, "{east}");
+        let west = aisle_direction(vec![
+            sign(34, (30.0, 0.0), 0, 90.0),
+            sign(2, (70.0, 3.0), 0, 95.0),
+        ]);
+        assert!(west < -0.99, "{west}");
+        // "No entry" faces the drivers it turns away: facing east, the lane runs east.
+        let no_entry = aisle_direction(vec![sign(17, (98.0, 0.0), 0, 90.0)]);
+        assert!(no_entry > 0.99, "{no_entry}");
+        // The majority decides.
+        let outvoted = aisle_direction(vec![
+            sign(34, (20.0, 0.0), 0, 90.0),
+            sign(34, (50.0, 0.0), 0, 270.0),
+            sign(34, (80.0, 0.0), 0, 270.0),
+        ]);
+        assert!(outvoted > 0.99, "{outvoted}");
+    }
+
+    #[test]
+    fn signs_across_away_from_or_below_a_lane_leave_it_as_it_was() {
+        let unsigned = aisle_direction(Vec::new());
+        for ignored in [
+            sign(34, (30.0, 0.0), 0, 0.0),
+            sign(34, (30.0, 8.0), 0, 270.0),
+            sign(34, (30.0, 8.0), 0, 90.0),
+            sign(34, (30.0, 0.0), -1, 270.0),
+            sign(34, (30.0, 0.0), -1, 90.0),
+        ] {
+            let direction = aisle_direction(vec![ignored.clone()]);
+            assert_eq!(direction, unsigned, "{ignored:?}");
+        }
+    }
+
+    #[test]
+    fn painted_directions_ignore_the_signs() {
+        let plain = LaneNetwork::from_map(&crossroads());
+        let mut signed = crossroads();
+        // Beside both lanes of the east arm, signs read by wrong-way drivers.
+        for x in [50.0, 100.0, 150.0] {
+            signed.signs.push(sign(34, (x, -2.5), 0, 90.0));
+            signed.signs.push(sign(34, (x, 2.5), 0, 270.0));
+        }
+        let signed = LaneNetwork::from_map(&signed);
+        for (a, b) in plain.lanes.iter().zip(&signed.lanes) {
+            assert_eq!(a.centre.points(), b.centre.points(), "{}", a.id);
         }
     }
 
