@@ -1,12 +1,15 @@
 //! The extended Kalman filter over the vehicle's motion.
 //!
 //! State: east, north, up (m, the vehicle's reference point), yaw (rad, counter-clockwise
-//! from east), speed along the yaw (m/s), yaw rate (rad/s), climb rate (m/s), the slow
+//! from east), speed along the yaw (m/s), path curvature (1/m), climb rate (m/s), the slow
 //! error of the GNSS receiver in east, north and up (m), and the body's pitch on its
 //! suspension relative to the road's grade (rad; it leans back when accelerating and dips
 //! when braking, and a camera that ignores it misjudges every range). Motion is constant
-//! turn rate and velocity; the unknown accelerations enter as white noise (longitudinal, yaw and
-//! vertical accelerations, plus a little sideways slip), and the receiver error as a
+//! curvature and velocity: a car turns by driving along a curve, its yaw rate is speed times
+//! curvature, so a standing car keeps its heading however long it waits (a yaw-rate state
+//! would let the heading wander through every stop). The unknown accelerations enter as
+//! white noise (longitudinal and vertical accelerations, steering as a curvature rate, plus
+//! a little sideways slip), and the receiver error as a
 //! first-order Gauss–Markov process — GNSS errors in a city are correlated over tens of
 //! seconds, and treating them as white noise would make the filter far too sure of itself.
 
@@ -20,7 +23,7 @@ pub const NORTH: usize = 1;
 pub const UP: usize = 2;
 pub const YAW: usize = 3;
 pub const SPEED: usize = 4;
-pub const YAW_RATE: usize = 5;
+pub const CURVATURE: usize = 5;
 pub const CLIMB: usize = 6;
 pub const GNSS_BIAS: usize = 7;
 pub const BODY_PITCH: usize = 10;
@@ -33,8 +36,11 @@ pub type Covariance = SMatrix<f64, STATE, STATE>;
 pub struct MotionNoise {
     /// Longitudinal acceleration (m/s², 1σ white).
     pub acceleration: f64,
-    /// Yaw acceleration (rad/s²).
-    pub yaw_acceleration: f64,
+    /// Steering: change of the path's curvature (1/m per √s, 1σ white), and the time (s)
+    /// over which a curvature fades back to straight: turns end, and a curvature left over
+    /// from a bad measurement must not spin a dead-reckoned heading round and round.
+    pub curvature_rate: f64,
+    pub curvature_time: f64,
     /// Vertical acceleration (m/s²).
     pub vertical_acceleration: f64,
     /// Sideways slip and path wobble (m/√s).
@@ -51,8 +57,10 @@ pub struct MotionNoise {
 impl Default for MotionNoise {
     fn default() -> Self {
         Self {
-            acceleration: 2.0,
-            yaw_acceleration: 0.6,
+            acceleration: 1.0,
+            // 0.6 rad/s² of yaw acceleration at 12 m/s.
+            curvature_rate: 0.05,
+            curvature_time: 5.0,
             vertical_acceleration: 0.5,
             lateral: 0.1,
             gnss_bias_horizontal: 1.5,
@@ -115,7 +123,7 @@ impl Ekf {
         diagonal[UP] = position_sigma.z.powi(2);
         diagonal[YAW] = yaw_sigma.powi(2);
         diagonal[SPEED] = speed_sigma.powi(2);
-        diagonal[YAW_RATE] = 0.3f64.powi(2);
+        diagonal[CURVATURE] = 0.05f64.powi(2);
         diagonal[CLIMB] = 1.0;
         diagonal[GNSS_BIAS] = noise.gnss_bias_horizontal.powi(2);
         diagonal[GNSS_BIAS + 1] = noise.gnss_bias_horizontal.powi(2);
@@ -157,29 +165,37 @@ impl Ekf {
             return;
         }
         let x = &mut self.x;
-        let (v, omega) = (x[SPEED], x[YAW_RATE]);
-        let mid = x[YAW] + 0.5 * omega * dt;
+        let (v, kappa) = (x[SPEED], x[CURVATURE]);
+        let turned = v * kappa * dt;
+        let mid = x[YAW] + 0.5 * turned;
         let (s, c) = mid.sin_cos();
+        // Derivatives of the mid-step yaw, through which speed and curvature move the position.
+        let mid_by_speed = 0.5 * kappa * dt;
+        let mid_by_curvature = 0.5 * v * dt;
         let mut f = Covariance::identity();
         f[(EAST, YAW)] = -v * s * dt;
-        f[(EAST, SPEED)] = c * dt;
-        f[(EAST, YAW_RATE)] = -v * s * 0.5 * dt * dt;
+        f[(EAST, SPEED)] = c * dt - v * s * dt * mid_by_speed;
+        f[(EAST, CURVATURE)] = -v * s * dt * mid_by_curvature;
         f[(NORTH, YAW)] = v * c * dt;
-        f[(NORTH, SPEED)] = s * dt;
-        f[(NORTH, YAW_RATE)] = v * c * 0.5 * dt * dt;
+        f[(NORTH, SPEED)] = s * dt + v * c * dt * mid_by_speed;
+        f[(NORTH, CURVATURE)] = v * c * dt * mid_by_curvature;
         f[(UP, CLIMB)] = dt;
-        f[(YAW, YAW_RATE)] = dt;
+        f[(YAW, SPEED)] = kappa * dt;
+        f[(YAW, CURVATURE)] = v * dt;
         let keep = (-dt / self.noise.gnss_bias_time).exp();
         for i in 0..3 {
             f[(GNSS_BIAS + i, GNSS_BIAS + i)] = keep;
         }
+        let curvature_keep = (-dt / self.noise.curvature_time).exp();
+        f[(CURVATURE, CURVATURE)] = curvature_keep;
+        x[CURVATURE] *= curvature_keep;
         let pitch_keep = (-dt / self.noise.body_pitch_time).exp();
         f[(BODY_PITCH, BODY_PITCH)] = pitch_keep;
         x[BODY_PITCH] *= pitch_keep;
         x[EAST] += v * c * dt;
         x[NORTH] += v * s * dt;
         x[UP] += x[CLIMB] * dt;
-        x[YAW] = wrap_angle(x[YAW] + omega * dt);
+        x[YAW] = wrap_angle(x[YAW] + turned);
         for i in 0..3 {
             x[GNSS_BIAS + i] *= keep;
         }
@@ -204,11 +220,13 @@ impl Ekf {
                 q[(i, j)] += n.lateral.powi(2) * dt * across[i] * across[j];
             }
         }
-        let qy = n.yaw_acceleration.powi(2);
-        q[(YAW, YAW)] += qy * dt.powi(3) / 3.0;
-        q[(YAW, YAW_RATE)] += qy * dt.powi(2) / 2.0;
-        q[(YAW_RATE, YAW)] += qy * dt.powi(2) / 2.0;
-        q[(YAW_RATE, YAW_RATE)] += qy * dt;
+        // Steering noise turns the heading only as fast as the car moves.
+        let qk = n.curvature_rate.powi(2);
+        q[(YAW, YAW)] += qk * v * v * dt.powi(3) / 3.0;
+        q[(YAW, CURVATURE)] += qk * v * dt.powi(2) / 2.0;
+        q[(CURVATURE, YAW)] += qk * v * dt.powi(2) / 2.0;
+        q[(CURVATURE, CURVATURE)] +=
+            qk * 0.5 * n.curvature_time * (1.0 - curvature_keep * curvature_keep);
         let qz = n.vertical_acceleration.powi(2);
         q[(UP, UP)] += qz * dt.powi(3) / 3.0;
         q[(UP, CLIMB)] += qz * dt.powi(2) / 2.0;
@@ -318,20 +336,58 @@ mod tests {
     #[test]
     fn prediction_follows_a_turn_and_uncertainty_grows() {
         let mut ekf = straight_east(10.0);
-        ekf.x[YAW_RATE] = 0.1;
+        ekf.x[CURVATURE] = 0.01;
+        // A curve that goes on (no fading back to straight).
+        ekf.noise.curvature_time = 1e9;
         let before = ekf.horizontal_sigma();
         for k in 1..=100 {
             ekf.predict(k as f64 * 0.1);
         }
-        // A 10 s turn at 0.1 rad/s and 10 m/s: a circle of radius 100 m through 1 rad.
+        // A 10 s turn at 10 m/s on a 100 m radius: through 1 rad.
         let expected = Vec3::new(100.0 * 1f64.sin(), 100.0 * (1.0 - 1f64.cos()), 0.0);
         assert!(
             (ekf.position() - expected).norm() < 0.05,
             "{}",
             ekf.position()
         );
-        assert!((ekf.yaw() - 1.0).abs() < 1e-9);
+        assert!((ekf.yaw() - 1.0).abs() < 1e-6);
         assert!(ekf.horizontal_sigma() > 10.0 * before);
+        // With nothing to say the curve goes on, it fades: 30 s of dead reckoning turn the
+        // heading by speed × curvature × fading time, not round and round.
+        let mut fading = straight_east(10.0);
+        fading.x[CURVATURE] = 0.01;
+        for k in 1..=300 {
+            fading.predict(k as f64 * 0.1);
+        }
+        let expected = 10.0 * 0.01 * fading.noise.curvature_time;
+        assert!((fading.yaw() - expected).abs() < 0.02, "{}", fading.yaw());
+    }
+
+    #[test]
+    fn a_standing_car_keeps_its_heading() {
+        let mut ekf = straight_east(0.0);
+        ekf.x[CURVATURE] = 0.05;
+        let yaw_variance = ekf.p[(YAW, YAW)];
+        // Thirty seconds at a stop, its speed measured as zero (Doppler) five times a second.
+        let mut h = SMatrix::<f64, 1, STATE>::zeros();
+        h[(0, SPEED)] = 1.0;
+        let r = SMatrix::<f64, 1, 1>::new(0.1f64.powi(2));
+        let zero = nalgebra::Vector1::zeros();
+        for k in 1..=150 {
+            ekf.predict(k as f64 * 0.2);
+            let speed = nalgebra::Vector1::new(ekf.x[SPEED]);
+            ekf.update(&zero, &speed, &h, &r, &[], f64::INFINITY);
+        }
+        assert_eq!(ekf.yaw(), 0.0);
+        // Only the small doubt about the speed turns into doubt about the heading.
+        let sigma = ekf.p[(YAW, YAW)].sqrt().to_degrees();
+        assert!(sigma < 1.5, "heading σ {sigma}° after 30 s standing");
+        // A moving one does turn, and grows unsure of its heading.
+        let mut moving = straight_east(10.0);
+        moving.x[CURVATURE] = 0.05;
+        moving.predict(1.0);
+        assert!((moving.yaw() - 0.5).abs() < 1e-9);
+        assert!(moving.p[(YAW, YAW)] > 10.0 * yaw_variance);
     }
 
     #[test]

@@ -17,7 +17,7 @@ use mapfix_core::pose::{heading_from_yaw, yaw_from_heading};
 use mapfix_core::{Attitude, CameraModel, FixSource, Pose, Rot3, Vec3};
 use mapfix_detector::Detections;
 use mapfix_map::{Map, MapIndex};
-use nalgebra::{Matrix1, Matrix2, Matrix3, Matrix4, SMatrix, Vector1, Vector2, Vector3, Vector4};
+use nalgebra::{Matrix1, Matrix3, Matrix4, SMatrix, Vector1, Vector2, Vector3, Vector4};
 use std::sync::Arc;
 
 /// Why a tracker cannot be built.
@@ -148,7 +148,8 @@ pub struct TrackerOptions {
     pub gnss_speed_sigma: f64,
     pub gnss_course_sigma: f64,
     pub min_course_speed: f64,
-    /// Above this horizontal 1σ (m) the prior is too loose to associate: global search.
+    /// Above this horizontal 1σ (m) the prior is loose: the global search runs first, and
+    /// only where it finds nothing does the prior pair the frame's detections.
     pub global_search_sigma: f64,
     /// Above this horizontal 1σ (m) the track is dropped.
     pub lost_sigma: f64,
@@ -158,6 +159,11 @@ pub struct TrackerOptions {
     /// After this many consecutive vision fixes outside the gate the track is re-anchored
     /// on vision (the filter, not the camera, is then taken to be wrong).
     pub max_rejected_fixes: usize,
+    /// Traffic keeps to the right (false: to the left). A track started from GNSS, whose
+    /// error across the road is often more than half a lane, starts in the half of the
+    /// carriageway its heading drives in; lane lines look alike, and started in the
+    /// opposite lane the track would lock onto it.
+    pub right_hand_traffic: bool,
     /// Lane points per lane line applied as image measurements when there is no fix.
     pub landmark_lane_points: usize,
     /// Distance (m) between the axles: the vehicle pitches with the road's grade between them.
@@ -192,6 +198,7 @@ impl Default for TrackerOptions {
             vision_fresh_s: 0.5,
             gnss_fresh_s: 1.1,
             max_rejected_fixes: 5,
+            right_hand_traffic: true,
             landmark_lane_points: 6,
             wheelbase: 2.8,
             road_sigma: 0.05,
@@ -388,6 +395,7 @@ impl Tracker {
         }
         let white = self.gnss_white_sigma(epoch);
         let course = self.gnss_course(epoch);
+        let reported_speed = epoch.speed_mps.filter(|s| s.is_finite() && *s >= 0.0);
         if self.ekf.is_none() {
             self.start_from_gnss(epoch, antenna, white, flags);
         } else if let Some(ekf) = &mut self.ekf {
@@ -422,24 +430,23 @@ impl Tracker {
                     r *= (nis / gate).powi(2);
                 }
                 ekf.update(&antenna, &predicted, &h, &r, &[], f64::INFINITY);
-                // Speed and course come from Doppler, which multipath hardly biases.
-                if let Some((speed, course)) = course {
-                    let mut h = SMatrix::<f64, 2, STATE>::zeros();
-                    h[(0, SPEED)] = 1.0;
-                    h[(1, YAW)] = 1.0;
-                    let z = Vector2::new(speed, yaw_from_heading(course));
-                    let predicted = Vector2::new(ekf.x[SPEED], ekf.x[YAW]);
-                    let r = Matrix2::from_diagonal(&Vector2::new(
-                        self.options.gnss_speed_sigma.powi(2),
-                        self.options.gnss_course_sigma.powi(2),
-                    ));
-                    ekf.update(&z, &predicted, &h, &r, &[1], chi2_gate(2));
+                // Speed and course come from Doppler, which multipath hardly biases. The speed
+                // counts at a standstill too: a stop is when the filter most needs to know it.
+                if let Some(speed) = reported_speed {
+                    update_speed(ekf, speed, self.options.gnss_speed_sigma, chi2_gate(1));
+                }
+                if let Some((_, course)) = course {
+                    let mut h = SMatrix::<f64, 1, STATE>::zeros();
+                    h[(0, YAW)] = 1.0;
+                    let r = Matrix1::new(self.options.gnss_course_sigma.powi(2));
+                    let z = Vector1::new(yaw_from_heading(course));
+                    let predicted = Vector1::new(ekf.x[YAW]);
+                    ekf.update(&z, &predicted, &h, &r, &[0], chi2_gate(1));
                 }
                 self.last_gnss_s = Some(epoch.time_s);
             }
         }
-        let speed = epoch.speed_mps.filter(|s| s.is_finite() && *s >= 0.0);
-        self.last_gnss = Some((epoch.time_s, antenna, speed));
+        self.last_gnss = Some((epoch.time_s, antenna, reported_speed));
     }
 
     /// Starts the filter from GNSS once a heading is known: from the reported course, or
@@ -490,6 +497,18 @@ impl Tracker {
         for i in 0..3 {
             ekf.p[(EAST + i, GNSS_BIAS + i)] = -ekf.p[(GNSS_BIAS + i, GNSS_BIAS + i)];
             ekf.p[(GNSS_BIAS + i, EAST + i)] = -ekf.p[(GNSS_BIAS + i, GNSS_BIAS + i)];
+        }
+        let travel_half =
+            self.road
+                .travel_half(&ekf.position(), yaw, self.options.right_hand_traffic);
+        if let Some(half) = travel_half {
+            // Anywhere in that half alike: a uniform spread, as its variance.
+            let mut h = SMatrix::<f64, 1, STATE>::zeros();
+            h[(0, EAST)] = -yaw.sin();
+            h[(0, NORTH)] = yaw.cos();
+            let r = Matrix1::new(half.width.powi(2) / 12.0);
+            let z = Vector1::new(half.centre);
+            ekf.update(&z, &Vector1::zeros(), &h, &r, &[], f64::INFINITY);
         }
         self.ekf = Some(ekf);
         self.last_gnss_s = Some(epoch.time_s);
@@ -571,15 +590,24 @@ impl Tracker {
         else {
             return nothing;
         };
-        let Some(ekf) = self
-            .ekf
-            .as_ref()
-            .filter(|ekf| ekf.horizontal_sigma() <= self.options.global_search_sigma)
-        else {
+        let Some(ekf) = &self.ekf else {
             return self.relocalise(time_s, detections, flags);
         };
+        let loose = ekf.horizontal_sigma() > self.options.global_search_sigma;
+        if loose {
+            // A loose track: the global search around it first; where too few signs are
+            // found for it, the track's own prior still pairs the frame, which is how a
+            // track that dead-reckoned through a tunnel gets its place along the road back.
+            let found = self.relocalise(time_s, detections, flags);
+            if found.0 != VisionUse::None {
+                return found;
+            }
+        }
+        let Some(ekf) = &self.ekf else {
+            return nothing;
+        };
         let prior = self.prior(ekf);
-        let association = self.pair(&prior, detections);
+        let mut association = self.pair(&prior, detections);
         if association.signs.len() >= 2 {
             if let Ok(fix) = solve_frame(
                 self.map(),
@@ -591,6 +619,12 @@ impl Tracker {
             ) {
                 return self.apply_fix(time_s, &fix, &association, flags);
             }
+        }
+        if loose {
+            // A single sign paired from a loose prior is too often another sign of its
+            // class, or ranged metres off through its elevation (a 2-minute rain drive
+            // jumped 19 m in a tunnel on one): only fixes and lane lines count then.
+            association.signs.clear();
         }
         let applied = self.apply_landmarks(time_s, detections, &association);
         if applied.0 + applied.1 == 0 {
@@ -814,7 +848,7 @@ impl Tracker {
             };
             let [u, v] = detections.signs[pair.detection].center;
             let z = Vector2::new(f64::from(u), f64::from(v));
-            let (h, r) = split_jacobian(&j, &prior, sign_variance, map_variance, false);
+            let (h, r) = split_jacobian(&j, &prior, sign_variance, map_variance);
             signs += usize::from(ekf.update(&z, &pixel, &h, &r, &[], chi2_gate(2)).applied);
         }
         let mut lanes = 0;
@@ -842,8 +876,7 @@ impl Tracker {
                     continue;
                 };
                 // The map error along one line drifts slowly: its points share it.
-                let (mut h, r) =
-                    split_jacobian(&j, &prior, lane_variance, map_variance * shared, false);
+                let (mut h, r) = split_jacobian(&j, &prior, lane_variance, map_variance * shared);
                 // A lane line says where the vehicle is across the road, not along it; what
                 // it seems to say along it comes from the road's grade under a position
                 // already uncertain along the road, and would feed back into the speed.
@@ -863,10 +896,9 @@ impl Tracker {
     }
 }
 
-/// An image measurement's Jacobian split into the filter's part (east, north, up, yaw, and
-/// the body's pitch where `with_pitch`) and the noise: the detector's, the landmark's map
-/// error (variance in m²), the roll the filter does not estimate, and the pitch where this
-/// measurement does not estimate it. Single signs and lane lines leave the pitch to the
+/// An image measurement's Jacobian split into the filter's part (east, north, up, yaw) and
+/// the noise: the detector's, the landmark's map error (variance in m²), the roll the filter
+/// does not estimate, and the pitch. Single signs and lane lines leave the pitch to the
 /// solver's fixes: one sign's height in the image trades pitch against range, and on a
 /// vertical curve lanes trade it against the position along the road (both measured on the
 /// demo drive).
@@ -875,20 +907,15 @@ fn split_jacobian<const M: usize>(
     prior: &Prior,
     pixel_variance: f64,
     map_variance: f64,
-    with_pitch: bool,
 ) -> (SMatrix<f64, M, STATE>, SMatrix<f64, M, M>) {
     let mut h = SMatrix::<f64, M, STATE>::zeros();
     h.fixed_view_mut::<M, 4>(0, EAST)
         .copy_from(&j.fixed_view::<M, 4>(0, 0));
     let (pitch, roll) = (j.column(4), j.column(5));
-    let mut r = SMatrix::<f64, M, M>::identity() * pixel_variance
+    let r = SMatrix::<f64, M, M>::identity() * pixel_variance
         + map_error(j, map_variance.sqrt())
+        + pitch * pitch.transpose() * prior.covariance[(4, 4)]
         + roll * roll.transpose() * prior.covariance[(5, 5)];
-    if with_pitch {
-        h.set_column(BODY_PITCH, &pitch);
-    } else {
-        r += pitch * pitch.transpose() * prior.covariance[(4, 4)];
-    }
     (h, r)
 }
 
@@ -917,6 +944,15 @@ fn update_with_fix(
         r[(i, i)] = r[(i, i)].max(sigma * sigma);
     }
     ekf.update(&z, &predicted, &h, &r, &[3], gate)
+}
+
+/// A measurement of the speed (m/s) with its 1σ, applied within `gate`.
+fn update_speed(ekf: &mut Ekf, speed: f64, sigma: f64, gate: f64) {
+    let mut h = SMatrix::<f64, 1, STATE>::zeros();
+    h[(0, SPEED)] = 1.0;
+    let predicted = Vector1::new(ekf.x[SPEED]);
+    let r = Matrix1::new(sigma * sigma);
+    ekf.update(&Vector1::new(speed), &predicted, &h, &r, &[], gate);
 }
 
 /// Points along a polyline at most `step` apart, vertices included.

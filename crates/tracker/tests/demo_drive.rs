@@ -285,8 +285,12 @@ struct Run {
 }
 
 fn run(setup: &Run) -> Vec<FrameEstimate> {
+    run_with(setup, TrackerOptions::default())
+}
+
+fn run_with(setup: &Run, options: TrackerOptions) -> Vec<FrameEstimate> {
     let drive = drive();
-    let mut tracker = Tracker::new(&drive.map, drive.camera, TrackerOptions::default()).unwrap();
+    let mut tracker = Tracker::new(&drive.map, drive.camera, options).unwrap();
     let mut rng = ChaCha8Rng::seed_from_u64(setup.seed);
     let mut next_gnss = 0;
     let mut estimates = Vec::new();
@@ -723,6 +727,44 @@ fn a_gnss_jump_of_20_m_is_flagged_and_does_not_move_the_track() {
         .count();
     println!("gnss jump: {false_alarms} flagged frames in the same window without a jump");
     assert!(false_alarms * 4 < flagged);
+}
+
+#[test]
+fn a_start_from_gnss_in_the_opposite_lane_keeps_to_the_right() {
+    // The drive starts northbound on the ring road; GNSS puts it 3.3 m west, in the
+    // southbound lane, for its first three seconds.
+    let opposite_lane = Run {
+        vision: true,
+        gnss: true,
+        gnss_jump: Some((Vec3::new(-3.3, 0.0, 0.0), 0.0..3.0)),
+        seed: 5,
+    };
+    let first_seconds = 0..frame_at(3.0);
+    let kept_right = summarise(
+        "gnss in the opposite lane",
+        &run(&opposite_lane),
+        first_seconds.clone(),
+    );
+    assert!(
+        kept_right.median_lateral < 0.3,
+        "lateral {}",
+        kept_right.median_lateral
+    );
+    // The same start with left-hand traffic assumed: the track takes the wrong lane.
+    let left_hand = TrackerOptions {
+        right_hand_traffic: false,
+        ..TrackerOptions::default()
+    };
+    let kept_left = summarise(
+        "gnss in the opposite lane, left-hand traffic",
+        &run_with(&opposite_lane, left_hand),
+        first_seconds,
+    );
+    assert!(
+        kept_left.median_lateral > 2.0,
+        "lateral {}",
+        kept_left.median_lateral
+    );
 }
 
 #[test]
