@@ -57,7 +57,7 @@ pub struct MotionNoise {
 impl Default for MotionNoise {
     fn default() -> Self {
         Self {
-            acceleration: 1.0,
+            acceleration: 2.0,
             // 0.6 rad/s² of yaw acceleration at 12 m/s.
             curvature_rate: 0.05,
             curvature_time: 5.0,
