@@ -6,7 +6,8 @@
 //! own noise. Detections pair with signs of their class (or of another class when much
 //! closer) by Mahalanobis distance within a χ² gate, one-to-one (Hungarian). Lane lines pair by slot-agnostic image distance: each
 //! detected polyline against each visible map lane line projected from the prior, gated by
-//! how far the prior's lateral and yaw uncertainty can move it in the image.
+//! how far the prior's lateral and yaw uncertainty can move it in the image; only map lines
+//! that run roughly along the heading take part.
 
 use crate::assignment::assign;
 use crate::filter::chi2_gate;
@@ -119,6 +120,10 @@ pub struct AssociationOptions {
     pub lane_reference_depth: f64,
     /// A lane needs this many of its points beside the projected map line.
     pub min_lane_points: usize,
+    /// Map lane lines at more than this angle (rad) to the prior's heading are not paired:
+    /// the detector reports lanes that run away from the camera, so in a turn it cannot
+    /// have seen the crossing road's lines, whatever it draws near them.
+    pub max_lane_angle: f64,
     /// Added to the squared Mahalanobis distance of a detection whose class differs from
     /// the map sign's. A detector places small signs far better than it names them, so a
     /// detection of another class still pairs when it lies well inside the gate (the
@@ -136,6 +141,7 @@ impl Default for AssociationOptions {
             min_score: 0.3,
             lane_reference_depth: 12.0,
             min_lane_points: 3,
+            max_lane_angle: 30f64.to_radians(),
             class_mismatch_cost: 0.5 * chi2_gate(2),
         }
     }
@@ -252,15 +258,24 @@ struct SeenLine {
     pixels: Vec<[f64; 2]>,
 }
 
-fn seen_lines(visible: &Visible) -> Vec<SeenLine> {
+fn seen_lines(visible: &Visible, yaw: f64, max_angle: f64) -> Vec<SeenLine> {
     let mut lines: Vec<SeenLine> = Vec::new();
+    let heading = Vector2::new(yaw.cos(), yaw.sin());
+    // Whether the last piece was kept: pieces of one line join only across kept pieces.
+    let mut joined = false;
     // Pieces come sorted by landmark, then segment.
     for piece in &visible.pieces {
         let LineLandmark::LaneLine(lane_line) = piece.landmark else {
+            joined = false;
             continue;
         };
+        let along = (piece.to - piece.from).xy();
+        if along.norm() > 0.0 && along.normalize().dot(&heading).abs() < max_angle.cos() {
+            joined = false;
+            continue;
+        }
         match lines.last_mut() {
-            Some(line) if line.lane_line == lane_line => {
+            Some(line) if joined && line.lane_line == lane_line => {
                 line.vertices.end = piece.segment + 2;
                 line.pixels.extend_from_slice(&piece.pixels);
             }
@@ -270,6 +285,7 @@ fn seen_lines(visible: &Visible) -> Vec<SeenLine> {
                 pixels: piece.pixels.clone(),
             }),
         }
+        joined = true;
     }
     lines
 }
@@ -302,13 +318,13 @@ fn associate_lanes(
     detections: &Detections,
     options: &AssociationOptions,
 ) -> Vec<LanePair> {
-    let lines = seen_lines(visible);
+    let yaw = prior.attitude.yaw;
+    let lines = seen_lines(visible, yaw, options.max_lane_angle);
     if lines.is_empty() || detections.lanes.is_empty() {
         return Vec::new();
     }
     // How far the pose uncertainty moves a lane at the reference depth, in pixels: the
     // lateral position (across the heading) and the yaw.
-    let yaw = prior.attitude.yaw;
     let across = Vector2::new(-yaw.sin(), yaw.cos());
     let horizontal = prior.covariance.fixed_view::<2, 2>(0, 0);
     let lateral_variance = (across.transpose() * horizontal * across)[(0, 0)];
