@@ -11,6 +11,7 @@ use mapfix_detector::{Detections, Detector};
 use mapfix_io::gnss::{FixQuality, GnssLog};
 use mapfix_io::{Drive, Fix, GnssStatus, PositionRecord, Sigma, TrackOutputs};
 use mapfix_map::Map;
+use mapfix_odometry::{GroundMotion, RoadOdometry};
 use mapfix_tracker::{
     FrameEstimate, GnssInput, GnssPosition, GnssQuality, Tracker, TrackerOptions,
 };
@@ -32,7 +33,14 @@ pub struct Localizer {
     next_reported_gnss: usize,
     /// Unix time of frame 0, when known: outputs then carry UTC.
     start_unix_s: Option<f64>,
+    /// The road's motions of frames answered with a preview and not committed yet, in
+    /// time order: a commit steps the tracker through them first.
+    uncommitted_motions: Vec<GroundMotion>,
 }
+
+/// Most motions kept for a later commit; beyond it the oldest are committed on their own
+/// (a detector that has stopped answering must not make every preview slower).
+const MAX_UNCOMMITTED_MOTIONS: usize = 120;
 
 impl Localizer {
     pub fn new(
@@ -51,46 +59,77 @@ impl Localizer {
             next_gnss: 0,
             next_reported_gnss: 0,
             start_unix_s,
+            uncommitted_motions: Vec::new(),
         })
     }
 
     /// The record of the frame `index` taken at `time_s` (seconds since frame 0), given what
-    /// the detector found in it (`None`: not looked at, the tracker predicts). GNSS epochs up
-    /// to `time_s` are fed first. Frames come in time order.
+    /// the detector found in it (`None`: not looked at, the tracker predicts) and the road's
+    /// motion since the frame before. GNSS epochs up to `time_s` are fed first. Frames come
+    /// in time order.
     pub fn locate(
         &mut self,
         index: u64,
         time_s: f64,
         detections: Option<&Detections>,
+        motion: Option<&GroundMotion>,
     ) -> PositionRecord {
-        let due = self.due_gnss(self.next_gnss, time_s);
-        let epochs = &self.gnss[self.next_gnss..due];
-        self.next_gnss = due;
-        let estimate = self.tracker.step(time_s, detections, epochs);
+        let estimate = self.step(time_s, detections, motion);
         let gnss_arrived = self.report_gnss(time_s);
         self.record(index, time_s, &estimate, gnss_arrived)
     }
 
     /// Commits what the detector found in a frame taken at `time_s`, after every frame
-    /// before it was committed or answered with [`Localizer::preview`]; GNSS epochs up to
-    /// `time_s` go first.
+    /// before it was committed or answered with [`Localizer::preview`]; the road's motions
+    /// and GNSS epochs up to `time_s` go first.
     pub fn commit(&mut self, time_s: f64, detections: &Detections) {
-        let due = self.due_gnss(self.next_gnss, time_s);
-        self.tracker
-            .step(time_s, Some(detections), &self.gnss[self.next_gnss..due]);
-        self.next_gnss = due;
+        let due = self
+            .uncommitted_motions
+            .partition_point(|motion| motion.time_s <= time_s);
+        let motions: Vec<GroundMotion> = self.uncommitted_motions.drain(..due).collect();
+        let own = motions.last().filter(|motion| motion.time_s == time_s);
+        for motion in &motions[..motions.len() - usize::from(own.is_some())] {
+            self.step(motion.time_s, None, Some(motion));
+        }
+        self.step(time_s, Some(detections), own);
     }
 
-    /// The record of the frame `index` at `time_s` as the tracker predicts it from what is
-    /// committed, GNSS epochs up to `time_s` applied to a copy; the tracker is left as it
-    /// is. Frames come in time order, not before the last commit.
-    pub fn preview(&mut self, index: u64, time_s: f64) -> PositionRecord {
+    /// The record of the frame `index` at `time_s`, with the road's motion since the frame
+    /// before, as the tracker predicts it from what is committed: the uncommitted motions
+    /// and GNSS epochs up to `time_s` are applied to a copy, the tracker is left as it is.
+    /// Frames come in time order, not before the last commit.
+    pub fn preview(
+        &mut self,
+        index: u64,
+        time_s: f64,
+        motion: Option<GroundMotion>,
+    ) -> PositionRecord {
+        if self.uncommitted_motions.len() >= MAX_UNCOMMITTED_MOTIONS {
+            let oldest = self.uncommitted_motions.remove(0);
+            self.step(oldest.time_s, None, Some(&oldest));
+        }
+        self.uncommitted_motions.extend(motion);
         let due = self.due_gnss(self.next_gnss, time_s);
-        let estimate = self
-            .tracker
-            .preview(time_s, &self.gnss[self.next_gnss..due]);
+        let estimate = self.tracker.preview(
+            time_s,
+            &self.uncommitted_motions,
+            &self.gnss[self.next_gnss..due],
+        );
         let gnss_arrived = self.report_gnss(time_s);
         self.record(index, time_s, &estimate, gnss_arrived)
+    }
+
+    /// Steps the tracker to `time_s`, GNSS epochs up to then first.
+    fn step(
+        &mut self,
+        time_s: f64,
+        detections: Option<&Detections>,
+        motion: Option<&GroundMotion>,
+    ) -> FrameEstimate {
+        let due = self.due_gnss(self.next_gnss, time_s);
+        let epochs = &self.gnss[self.next_gnss..due];
+        self.next_gnss = due;
+        self.tracker.step(time_s, detections, motion, epochs)
     }
 
     /// The end of the epochs from `from` on with times up to `time_s`.
@@ -148,6 +187,9 @@ impl Localizer {
 pub struct Stages {
     pub map: Map,
     pub detector: Option<Detector>,
+    /// Whether the road surface is read for the vehicle's speed between frames
+    /// (`mapfix-odometry`): only when the camera is looked at.
+    pub road_odometry: bool,
 }
 
 impl Stages {
@@ -167,7 +209,12 @@ impl Stages {
                     .with_context(|| format!("loading the detector {}", path.display()))
             })
             .transpose()?;
-        Ok(Self { map, detector })
+        let road_odometry = detector.is_some();
+        Ok(Self {
+            map,
+            detector,
+            road_odometry,
+        })
     }
 }
 
@@ -305,10 +352,21 @@ pub fn track_drive(
     };
     let (sender, receiver) = mpsc::sync_channel(DECODE_QUEUE);
     std::thread::scope(|scope| -> anyhow::Result<()> {
+        let mut odometry = stages
+            .road_odometry
+            .then(|| RoadOdometry::new(&drive.camera))
+            .flatten();
+        // Odometry runs here too, beside decoding: it needs every frame in order.
         scope.spawn(move || {
             for frame in source {
                 let failed = frame.is_err();
-                if sender.send(frame).is_err() || failed {
+                let with_motion = frame.map(|frame| {
+                    let motion = odometry
+                        .as_mut()
+                        .and_then(|odometry| odometry.observe(frame.time_s, &frame.image));
+                    (frame, motion)
+                });
+                if sender.send(with_motion).is_err() || failed {
                     break;
                 }
             }
@@ -321,9 +379,9 @@ pub fn track_drive(
             let mut images: Vec<RgbImage> = Vec::with_capacity(DETECT_CHUNK);
             while images.len() < DETECT_CHUNK && chunk.len() < chunk_frames {
                 match frames.next() {
-                    Some(Ok(frame)) => {
+                    Some(Ok((frame, motion))) => {
                         let keyframe = stages.detector.is_some() && frame.index % interval == 0;
-                        chunk.push((frame.index, frame.time_s, keyframe));
+                        chunk.push((frame.index, frame.time_s, keyframe, motion));
                         if keyframe {
                             images.push(frame.image);
                         }
@@ -348,9 +406,9 @@ pub fn track_drive(
                 _ => Vec::new(),
             };
             let mut detected = detections.iter();
-            for &(index, time_s, keyframe) in &chunk {
-                let found = if keyframe { detected.next() } else { None };
-                let record = localizer.locate(index, time_s, found);
+            for (index, time_s, keyframe, motion) in &chunk {
+                let found = if *keyframe { detected.next() } else { None };
+                let record = localizer.locate(*index, *time_s, found, motion.as_ref());
                 outputs.write(&record)?;
                 summary.count(record.source_name());
                 summary.detected += u64::from(found.is_some());

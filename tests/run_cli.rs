@@ -116,6 +116,7 @@ fn the_demo_drive_gets_a_row_per_frame_and_lane_level_positions() {
     assert_eq!(report["complete"], true);
     // By default the detector looks at 5 frames a second: every third of the 15 fps drive.
     assert_eq!(report["settings"]["detect"]["rate_hz"], 5.0);
+    assert_eq!(report["settings"]["road_odometry"], true);
     assert_eq!(report["detect_every"], 3);
     assert_eq!(report["detected_frames"], 100);
 }
@@ -175,6 +176,12 @@ fn gnss_alone_and_the_camera_alone_both_give_tracks() {
         .all(|row| row["source"] != "vision" && row["source"] != "fused"));
     // Underground there is no GNSS: the track carries on by dead reckoning.
     assert!(rows.iter().any(|row| row["source"] == "dead_reckoning"));
+    // Without the camera there is no road odometry either.
+    let report: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.path().join("gnss/demo-drive/run.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(report["settings"]["road_odometry"], false);
 
     // Without GNSS the track must start from the camera alone (a global search over the
     // map's signs); every frame still gets its row, and no fix may claim GNSS.

@@ -41,6 +41,9 @@ pub struct RunArgs {
     /// Ignore the drives' GNSS logs: position from the camera alone.
     #[arg(long)]
     no_gnss: bool,
+    /// Do not read the vehicle's speed from the road surface between frames.
+    #[arg(long)]
+    no_odometry: bool,
     /// Frames a second of recording the detector looks at (the one nearest to an even share
     /// of the frame rate); the tracker predicts the frames between.
     #[arg(long, value_name = "HZ", default_value_t = DEFAULT_DETECT_RATE_HZ)]
@@ -80,7 +83,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         }
         drives[0].gnss = Some(gnss.clone());
     }
-    let stages = Stages::load(&args.map, (!args.no_vision).then_some(args.model.as_path()))?;
+    let mut stages = Stages::load(&args.map, (!args.no_vision).then_some(args.model.as_path()))?;
+    stages.road_odometry &= !args.no_odometry;
     let model = match stages.detector {
         Some(_) => json!({"path": args.model, "sha256": sha256(&args.model)?}),
         None => serde_json::Value::Null,
@@ -88,6 +92,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let settings = json!({
         "vision": !args.no_vision,
         "gnss": !args.no_gnss,
+        "road_odometry": stages.road_odometry,
         "jobs": args.jobs,
         "detect": match keyframes {
             Keyframes::Rate(hz) => json!({"rate_hz": hz}),

@@ -27,6 +27,7 @@ use mapfix_io::drive::discover;
 use mapfix_io::frames::AnnexBSource;
 use mapfix_io::tcp::LatencyHistogram;
 use mapfix_io::{Frame, FrameSource, NmeaServer, ServerOptions};
+use mapfix_odometry::{GroundMotion, RoadOdometry};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Condvar, Mutex};
@@ -63,6 +64,9 @@ pub struct ServeArgs {
     /// Ignore GNSS: position from the camera alone, as `mapfix run --no-gnss`.
     #[arg(long, conflicts_with = "gnss")]
     no_gnss: bool,
+    /// Do not read the vehicle's speed from the road surface, as `mapfix run --no-odometry`.
+    #[arg(long)]
+    no_odometry: bool,
 }
 
 /// Set by SIGINT or SIGTERM.
@@ -99,6 +103,8 @@ fn install_stop_handlers() -> anyhow::Result<()> {
 struct Arrival {
     frame: Frame,
     at: Instant,
+    /// The road's motion since the frame decoded before it.
+    motion: Option<GroundMotion>,
 }
 
 /// A one-item hand-over between two threads: a new item replaces one not yet taken
@@ -188,7 +194,13 @@ impl<T> Mailbox<T> {
 }
 
 /// Reads frames into the mailbox, at their own pace when `realtime`.
-fn read_frames(open: OpenFrames, mailbox: &Mailbox<Arrival>, realtime: bool, live: bool) {
+fn read_frames(
+    open: OpenFrames,
+    mut odometry: Option<RoadOdometry>,
+    mailbox: &Mailbox<Arrival>,
+    realtime: bool,
+    live: bool,
+) {
     let frames = match open() {
         Ok(frames) => frames,
         Err(error) => return mailbox.end(Err(format!("{error:#}"))),
@@ -216,10 +228,15 @@ fn read_frames(open: OpenFrames, mailbox: &Mailbox<Arrival>, realtime: bool, liv
         } else {
             Instant::now()
         };
+        // Every decoded frame, skipped ones too: each motion is measured from the frame
+        // before it.
+        let motion = odometry
+            .as_mut()
+            .and_then(|odometry| odometry.observe(frame.time_s, &frame.image));
         if !live {
             mailbox.wait_for_room();
         }
-        mailbox.put(Arrival { frame, at });
+        mailbox.put(Arrival { frame, at, motion });
     }
     mailbox.end(Ok(()));
 }
@@ -230,7 +247,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     eprintln!("mapfix serve: listening on {}", server.local_addr());
 
     let from_stdin = args.input.as_os_str() == "-";
-    let (mut localizer, detector, open_frames) = prepare(&args, from_stdin)?;
+    let (mut localizer, detector, odometry, open_frames) = prepare(&args, from_stdin)?;
     let live = args.realtime || from_stdin;
 
     let mailbox = Arc::new(Mailbox::default());
@@ -239,7 +256,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         let realtime = args.realtime && !from_stdin;
         std::thread::Builder::new()
             .name("frames".into())
-            .spawn(move || read_frames(open_frames, &mailbox, realtime, live))
+            .spawn(move || read_frames(open_frames, odometry, &mailbox, realtime, live))
             .context("cannot start the frame reader")?
     };
 
@@ -381,7 +398,7 @@ fn answer_frames(
             log.committed += 1;
         }
         let started = Instant::now();
-        let record = localizer.preview(arrival.frame.index, arrival.frame.time_s);
+        let record = localizer.preview(arrival.frame.index, arrival.frame.time_s, arrival.motion);
         epoch.clear();
         mapfix_io::nmea::write_epoch(&record, &mut epoch);
         log.predicting.record(started.elapsed());
@@ -403,12 +420,18 @@ fn answer_frames(
 type OpenFrames = Box<dyn FnOnce() -> Result<Box<dyn FrameSource>, mapfix_io::IoError> + Send>;
 
 /// The stages and the frames: the map, the detector, the tracker with the GNSS log on the
-/// frame clock, and the input's frames (a drive or video, or H.264 on stdin). The input is
-/// resolved first, so that a wrong one is reported before the model loads.
+/// frame clock, the road odometer, and the input's frames (a drive or video, or H.264 on
+/// stdin). The input is resolved first, so that a wrong one is reported before the model
+/// loads.
 fn prepare(
     args: &ServeArgs,
     from_stdin: bool,
-) -> anyhow::Result<(Localizer, Option<Detector>, OpenFrames)> {
+) -> anyhow::Result<(
+    Localizer,
+    Option<Detector>,
+    Option<RoadOdometry>,
+    OpenFrames,
+)> {
     let (camera, open, gnss, start_unix_s): (CameraModel, OpenFrames, _, _) = if from_stdin {
         let Some(camera_path) = &args.camera else {
             bail!(
@@ -443,12 +466,15 @@ fn prepare(
         )
     };
     let stages = Stages::load(&args.map, (!args.no_vision).then_some(args.model.as_path()))?;
+    let odometry = (stages.road_odometry && !args.no_odometry)
+        .then(|| RoadOdometry::new(&camera))
+        .flatten();
     let (gnss, start_unix_s) = match gnss.filter(|_| !args.no_gnss) {
         Some(path) => gnss_inputs(&path, start_unix_s, None)?,
         None => (Vec::new(), start_unix_s),
     };
     let localizer = Localizer::new(&stages.map, camera, gnss, start_unix_s)?;
-    Ok((localizer, stages.detector, open))
+    Ok((localizer, stages.detector, odometry, open))
 }
 
 /// p50, p95, p99 and the largest latency, or that there were none.

@@ -4,20 +4,23 @@
 //! from east), speed along the yaw (m/s), path curvature (1/m), climb rate (m/s), the slow
 //! error of the GNSS receiver in east, north and up (m), and the body's pitch on its
 //! suspension relative to the road's grade (rad; it leans back when accelerating and dips
-//! when braking, and a camera that ignores it misjudges every range). Motion is constant
+//! when braking, and a camera that ignores it misjudges every range), and the relative scale
+//! error of speeds read from the road surface (the camera's height and pitch over the road
+//! set that scale). Motion is constant
 //! curvature and velocity: a car turns by driving along a curve, its yaw rate is speed times
 //! curvature, so a standing car keeps its heading however long it waits (a yaw-rate state
 //! would let the heading wander through every stop). The unknown accelerations enter as
 //! white noise (longitudinal and vertical accelerations, steering as a curvature rate, plus
-//! a little sideways slip), and the receiver error as a
-//! first-order Gauss–Markov process — GNSS errors in a city are correlated over tens of
-//! seconds, and treating them as white noise would make the filter far too sure of itself.
+//! a little sideways slip), and the receiver error and the odometer's scale as
+//! first-order Gauss–Markov processes — GNSS errors in a city are correlated over tens of
+//! seconds, and treating them (or the odometer's) as white noise would make the filter far
+//! too sure of itself.
 
 use mapfix_core::pose::wrap_angle;
 use mapfix_core::Vec3;
 use nalgebra::{SMatrix, SVector};
 
-pub const STATE: usize = 11;
+pub const STATE: usize = 12;
 pub const EAST: usize = 0;
 pub const NORTH: usize = 1;
 pub const UP: usize = 2;
@@ -27,6 +30,7 @@ pub const CURVATURE: usize = 5;
 pub const CLIMB: usize = 6;
 pub const GNSS_BIAS: usize = 7;
 pub const BODY_PITCH: usize = 10;
+pub const ODOMETRY_SCALE: usize = 11;
 
 pub type State = SVector<f64, STATE>;
 pub type Covariance = SMatrix<f64, STATE, STATE>;
@@ -52,6 +56,11 @@ pub struct MotionNoise {
     /// The body's pitch relative to the road (rad, 1σ) and its correlation time (s).
     pub body_pitch: f64,
     pub body_pitch_time: f64,
+    /// The relative error of speeds read from the road surface (1σ) and its correlation
+    /// time (s): the camera's height and pitch over the road set their scale, and the
+    /// suspension and the road's grade change both for seconds at a time.
+    pub odometry_scale: f64,
+    pub odometry_scale_time: f64,
 }
 
 impl Default for MotionNoise {
@@ -68,6 +77,8 @@ impl Default for MotionNoise {
             gnss_bias_time: 60.0,
             body_pitch: 0.5f64.to_radians(),
             body_pitch_time: 2.0,
+            odometry_scale: 0.05,
+            odometry_scale_time: 20.0,
         }
     }
 }
@@ -129,6 +140,7 @@ impl Ekf {
         diagonal[GNSS_BIAS + 1] = noise.gnss_bias_horizontal.powi(2);
         diagonal[GNSS_BIAS + 2] = noise.gnss_bias_vertical.powi(2);
         diagonal[BODY_PITCH] = noise.body_pitch.powi(2);
+        diagonal[ODOMETRY_SCALE] = noise.odometry_scale.powi(2);
         Self {
             x,
             p: Covariance::from_diagonal(&diagonal),
@@ -192,6 +204,9 @@ impl Ekf {
         let pitch_keep = (-dt / self.noise.body_pitch_time).exp();
         f[(BODY_PITCH, BODY_PITCH)] = pitch_keep;
         x[BODY_PITCH] *= pitch_keep;
+        let scale_keep = (-dt / self.noise.odometry_scale_time).exp();
+        f[(ODOMETRY_SCALE, ODOMETRY_SCALE)] = scale_keep;
+        x[ODOMETRY_SCALE] *= scale_keep;
         x[EAST] += v * c * dt;
         x[NORTH] += v * s * dt;
         x[UP] += x[CLIMB] * dt;
@@ -241,6 +256,8 @@ impl Ekf {
             q[(GNSS_BIAS + i, GNSS_BIAS + i)] = sigma * sigma * (1.0 - keep * keep);
         }
         q[(BODY_PITCH, BODY_PITCH)] = n.body_pitch.powi(2) * (1.0 - pitch_keep * pitch_keep);
+        q[(ODOMETRY_SCALE, ODOMETRY_SCALE)] =
+            n.odometry_scale.powi(2) * (1.0 - scale_keep * scale_keep);
         self.p = f * self.p * f.transpose() + q;
         self.time_s = time_s;
     }

@@ -6,8 +6,8 @@ use crate::associate::{
     AssociationOptions, Prior, POSE_PARAMETERS,
 };
 use crate::filter::{
-    chi2_gate, Ekf, Innovation, MotionNoise, Start, BODY_PITCH, CLIMB, EAST, GNSS_BIAS, NORTH,
-    SPEED, STATE, UP, YAW,
+    chi2_gate, Ekf, Innovation, MotionNoise, Start, BODY_PITCH, CLIMB, CURVATURE, EAST, GNSS_BIAS,
+    NORTH, ODOMETRY_SCALE, SPEED, STATE, UP, YAW,
 };
 use crate::global::{global_search, GlobalOptions};
 use crate::gnss::{GnssInput, GnssQuality};
@@ -17,6 +17,7 @@ use mapfix_core::pose::{heading_from_yaw, yaw_from_heading};
 use mapfix_core::{Attitude, CameraModel, FixSource, Pose, Rot3, Vec3};
 use mapfix_detector::Detections;
 use mapfix_map::{Map, MapIndex};
+use mapfix_odometry::GroundMotion;
 use nalgebra::{Matrix1, Matrix3, Matrix4, SMatrix, Vector1, Vector2, Vector3, Vector4};
 use std::sync::Arc;
 
@@ -276,7 +277,8 @@ impl Tracker {
     }
 
     /// One frame: the GNSS epochs received since the previous frame (any order, times not
-    /// after `time_s`), then the frame's detections at `time_s`, or `None` for a frame the
+    /// after `time_s`), the road's motion since the previous frame ([`GroundMotion`], its
+    /// speed), then the frame's detections at `time_s`, or `None` for a frame the
     /// detector did not look at (the filter predicts it). Frames come in time order; a
     /// time before the last step's is not predicted back to. Epochs without a fix are
     /// ignored.
@@ -284,6 +286,7 @@ impl Tracker {
         &mut self,
         time_s: f64,
         detections: Option<&Detections>,
+        motion: Option<&GroundMotion>,
         gnss_since_last: &[GnssInput],
     ) -> FrameEstimate {
         let mut flags = Flags::default();
@@ -294,6 +297,14 @@ impl Tracker {
         }
         if let Some(ekf) = &mut self.ekf {
             ekf.predict(time_s);
+            if let Some(motion) = motion {
+                let (speed, sigma) = motion.speed();
+                let off = odometry_grade_error(&self.road, ekf, motion, &self.camera);
+                let sigma = sigma.hypot(off * speed);
+                update_road_speed(ekf, speed, sigma, chi2_gate(1));
+                let (yaw_rate, sigma) = motion.yaw_rate();
+                update_yaw_rate(ekf, yaw_rate, sigma, chi2_gate(1));
+            }
         }
         self.follow_road();
         let (vision, landmarks, lane_lines) = self.vision(time_s, detections, &mut flags);
@@ -311,11 +322,35 @@ impl Tracker {
         self.estimate(time_s, vision, landmarks, lane_lines, flags)
     }
 
-    /// The estimate a step at `time_s` without detections would give, GNSS epochs since the
-    /// last step included, leaving this tracker as it is: a live frame is answered with it
-    /// while its detections are still being computed, and a later step commits them.
-    pub fn preview(&self, time_s: f64, gnss_since_last: &[GnssInput]) -> FrameEstimate {
-        self.clone().step(time_s, None, gnss_since_last)
+    /// The estimate a step at `time_s` without detections would give, leaving this tracker
+    /// as it is: a live frame is answered with it while its detections are still being
+    /// computed, and a later step commits them. The copy is stepped through the road's
+    /// `motions` since the last step (in time order, the last one perhaps at `time_s`), each
+    /// after the GNSS epochs up to its time.
+    pub fn preview(
+        &self,
+        time_s: f64,
+        motions: &[GroundMotion],
+        gnss_since_last: &[GnssInput],
+    ) -> FrameEstimate {
+        let mut copy = self.clone();
+        let mut epochs: Vec<GnssInput> = gnss_since_last.to_vec();
+        epochs.sort_by(|a, b| a.time_s.total_cmp(&b.time_s));
+        let mut next = 0;
+        let mut due = |until_s: f64| {
+            let end = next + epochs[next..].partition_point(|epoch| epoch.time_s <= until_s);
+            let due = epochs[next..end].to_vec();
+            next = end;
+            due
+        };
+        let (last, earlier) = match motions.split_last() {
+            Some((last, earlier)) if last.time_s == time_s => (Some(last), earlier),
+            _ => (None, motions),
+        };
+        for motion in earlier {
+            copy.step(motion.time_s, None, Some(motion), &due(motion.time_s));
+        }
+        copy.step(time_s, None, last, &due(f64::INFINITY))
     }
 
     fn estimate(
@@ -953,6 +988,56 @@ fn update_speed(ekf: &mut Ekf, speed: f64, sigma: f64, gate: f64) {
     let predicted = Vector1::new(ekf.x[SPEED]);
     let r = Matrix1::new(sigma * sigma);
     ekf.update(&Vector1::new(speed), &predicted, &h, &r, &[], gate);
+}
+
+/// The relative error of a road motion's distance from the change of the mapped road's
+/// grade between under the wheels and the stretch the odometer read (see
+/// [`GroundMotion::road_ahead_m`]); 0 off the mapped roads.
+fn odometry_grade_error(
+    road: &RoadSurface,
+    ekf: &Ekf,
+    motion: &GroundMotion,
+    camera: &CameraModel,
+) -> f64 {
+    let (near, far) = motion.road_ahead_m;
+    let (position, yaw) = (ekf.position(), ekf.yaw());
+    let ahead = Vec3::new(yaw.cos(), yaw.sin(), 0.0) * (0.5 * (near + far));
+    let here = road.pitch(&position, yaw, far - near);
+    let there = road.pitch(&(position + ahead), yaw, far - near);
+    match (here, there) {
+        (Some(here), Some(there)) => pitch_scale(motion, camera) * (there - here).abs(),
+        _ => 0.0,
+    }
+}
+
+/// How much a road motion's distance changes, relative, per radian the road it read tilts
+/// against the plane under the wheels (2·x/h, x the middle of the stretch read, h the
+/// camera's height).
+fn pitch_scale(motion: &GroundMotion, camera: &CameraModel) -> f64 {
+    let (near, far) = motion.road_ahead_m;
+    (near + far) / camera.mount.position.z
+}
+
+/// A speed read from the road's motion: the true speed times (1 + the odometer's scale
+/// error).
+fn update_road_speed(ekf: &mut Ekf, speed: f64, sigma: f64, gate: f64) {
+    let scale = 1.0 + ekf.x[ODOMETRY_SCALE];
+    let mut h = SMatrix::<f64, 1, STATE>::zeros();
+    h[(0, SPEED)] = scale;
+    h[(0, ODOMETRY_SCALE)] = ekf.x[SPEED];
+    let predicted = Vector1::new(ekf.x[SPEED] * scale);
+    let r = Matrix1::new(sigma * sigma);
+    ekf.update(&Vector1::new(speed), &predicted, &h, &r, &[], gate);
+}
+
+/// A measured yaw rate: speed × curvature in the filter's state.
+fn update_yaw_rate(ekf: &mut Ekf, yaw_rate: f64, sigma: f64, gate: f64) {
+    let mut h = SMatrix::<f64, 1, STATE>::zeros();
+    h[(0, SPEED)] = ekf.x[CURVATURE];
+    h[(0, CURVATURE)] = ekf.x[SPEED];
+    let predicted = Vector1::new(ekf.x[SPEED] * ekf.x[CURVATURE]);
+    let r = Matrix1::new(sigma * sigma);
+    ekf.update(&Vector1::new(yaw_rate), &predicted, &h, &r, &[], gate);
 }
 
 /// Points along a polyline at most `step` apart, vertices included.

@@ -311,7 +311,7 @@ fn run_with(setup: &Run, options: TrackerOptions) -> Vec<FrameEstimate> {
         }
         let frame_detections = setup.vision.then(|| detections(label, &DETECTOR, &mut rng));
         let epochs = if setup.gnss { epochs } else { Vec::new() };
-        let estimate = tracker.step(truth.time_s, frame_detections.as_ref(), &epochs);
+        let estimate = tracker.step(truth.time_s, frame_detections.as_ref(), None, &epochs);
         assert_eq!(
             estimate.source.is_some(),
             estimate.pose.is_some(),
@@ -559,10 +559,16 @@ fn previews_leave_the_track_alone_and_a_late_detection_commits_as_in_order() {
     for k in (0..drive.truth.len()).step_by(EVERY) {
         let time_s = drive.truth[k].time_s;
         let frame = detections(&drive.labels[k], &DETECTOR, &mut rng);
-        let expected = in_order.step(time_s, Some(&frame), &epochs_between(committed_s, time_s));
+        let expected = in_order.step(
+            time_s,
+            Some(&frame),
+            None,
+            &epochs_between(committed_s, time_s),
+        );
         for answered in &drive.truth[k..(k + EVERY).min(drive.truth.len())] {
             let preview = late.preview(
                 answered.time_s,
+                &[],
                 &epochs_between(committed_s, answered.time_s),
             );
             assert_eq!(preview.time_s, answered.time_s);
@@ -571,7 +577,12 @@ fn previews_leave_the_track_alone_and_a_late_detection_commits_as_in_order() {
                 Some(FixSource::Vision | FixSource::Fused)
             ));
         }
-        let committed = late.step(time_s, Some(&frame), &epochs_between(committed_s, time_s));
+        let committed = late.step(
+            time_s,
+            Some(&frame),
+            None,
+            &epochs_between(committed_s, time_s),
+        );
         assert_eq!(committed, expected, "frame {k} at {time_s} s");
         committed_s = time_s;
     }
@@ -889,7 +900,7 @@ proptest::proptest! {
                 hdop: Some(f64::from(v(16))),
                 ..GnssInput::enu(truth.time_s, truth.position + Vec3::repeat(gnss_offset))
             };
-            let estimate = tracker.step(truth.time_s, Some(&frame), &[epoch]);
+            let estimate = tracker.step(truth.time_s, Some(&frame), None, &[epoch]);
             if let Some(pose) = estimate.pose {
                 proptest::prop_assert!(pose.position.iter().all(|x| x.is_finite()));
                 proptest::prop_assert!(pose.covariance.iter().all(|x| x.is_finite()));
