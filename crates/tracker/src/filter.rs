@@ -77,8 +77,8 @@ impl Default for MotionNoise {
             gnss_bias_time: 60.0,
             body_pitch: 0.5f64.to_radians(),
             body_pitch_time: 2.0,
-            odometry_scale: 0.05,
-            odometry_scale_time: 20.0,
+            odometry_scale: 0.10,
+            odometry_scale_time: 10.0,
         }
     }
 }

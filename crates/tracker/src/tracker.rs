@@ -299,7 +299,13 @@ impl Tracker {
             ekf.predict(time_s);
             if let Some(motion) = motion {
                 let (speed, sigma) = motion.speed();
-                let off = odometry_grade_error(&self.road, ekf, motion, &self.camera);
+                let off = odometry_grade_error(
+                    &self.road,
+                    ekf,
+                    motion,
+                    &self.camera,
+                    self.options.wheelbase,
+                );
                 let sigma = sigma.hypot(off * speed);
                 update_road_speed(ekf, speed, sigma, chi2_gate(1));
                 let (yaw_rate, sigma) = motion.yaw_rate();
@@ -998,11 +1004,12 @@ fn odometry_grade_error(
     ekf: &Ekf,
     motion: &GroundMotion,
     camera: &CameraModel,
+    wheelbase: f64,
 ) -> f64 {
     let (near, far) = motion.road_ahead_m;
     let (position, yaw) = (ekf.position(), ekf.yaw());
     let ahead = Vec3::new(yaw.cos(), yaw.sin(), 0.0) * (0.5 * (near + far));
-    let here = road.pitch(&position, yaw, far - near);
+    let here = road.pitch(&position, yaw, wheelbase);
     let there = road.pitch(&(position + ahead), yaw, far - near);
     match (here, there) {
         (Some(here), Some(there)) => pitch_scale(motion, camera) * (there - here).abs(),
