@@ -216,6 +216,14 @@ impl Stages {
             road_odometry,
         })
     }
+
+    /// The road odometer for `camera`, when the road surface is read and the camera sees
+    /// it.
+    pub fn odometer(&self, camera: &CameraModel) -> Option<RoadOdometry> {
+        self.road_odometry
+            .then(|| RoadOdometry::new(camera))
+            .flatten()
+    }
 }
 
 /// The GNSS epochs of a drive on its frame clock, and the Unix time of its frame 0 when
@@ -352,10 +360,7 @@ pub fn track_drive(
     };
     let (sender, receiver) = mpsc::sync_channel(DECODE_QUEUE);
     std::thread::scope(|scope| -> anyhow::Result<()> {
-        let mut odometry = stages
-            .road_odometry
-            .then(|| RoadOdometry::new(&drive.camera))
-            .flatten();
+        let mut odometry = stages.odometer(&drive.camera);
         // Odometry runs here too, beside decoding: it needs every frame in order.
         scope.spawn(move || {
             for frame in source {

@@ -465,10 +465,9 @@ fn prepare(
             start_unix_s,
         )
     };
-    let stages = Stages::load(&args.map, (!args.no_vision).then_some(args.model.as_path()))?;
-    let odometry = (stages.road_odometry && !args.no_odometry)
-        .then(|| RoadOdometry::new(&camera))
-        .flatten();
+    let mut stages = Stages::load(&args.map, (!args.no_vision).then_some(args.model.as_path()))?;
+    stages.road_odometry &= !args.no_odometry;
+    let odometry = stages.odometer(&camera);
     let (gnss, start_unix_s) = match gnss.filter(|_| !args.no_gnss) {
         Some(path) => gnss_inputs(&path, start_unix_s, None)?,
         None => (Vec::new(), start_unix_s),

@@ -66,16 +66,15 @@ impl SearchRange {
         }
     }
 
-    /// Whether `found` lies at an edge of this range that is not an edge of `all`: the
-    /// best motion may then lie outside.
     /// Whether `found` lies within this range.
     pub fn holds(&self, found: &Alignment) -> bool {
         let within = |value: f64, (low, high): (f64, f64)| (low..=high).contains(&value);
         within(found.distance_m, self.distance_m) && within(found.yaw_change_rad, self.yaw_rad)
     }
 
-    /// Within half a fine step of the edge counts as on it, and so does beyond it (the
-    /// fine search may end there).
+    /// Whether `found` lies at an edge of this range that is not an edge of `all`: the
+    /// best motion may then lie outside. Within half a fine step of the edge counts as on
+    /// it, and so does beyond it (the fine search may end there).
     pub fn clips(&self, found: &Alignment, all: &SearchRange) -> bool {
         let at_edge =
             |value: f64, (low, high): (f64, f64), (all_low, all_high): (f64, f64), step: f64| {
@@ -101,8 +100,6 @@ impl SearchRange {
 pub struct Alignment {
     pub distance_m: f64,
     pub yaw_change_rad: f64,
-    /// Normalised cross-correlation at that motion over the agreeing strips.
-    pub score: f64,
 }
 
 /// Sums for a normalised cross-correlation.
@@ -249,7 +246,6 @@ fn refine(
     Some(Alignment {
         distance_m: anchor.distance_m + (i as f64 - DISTANCE_STEPS as f64 + di) * FINE_DISTANCE_M,
         yaw_change_rad: anchor.yaw_rad + (j as f64 - YAW_STEPS as f64 + dj) * FINE_YAW_RAD,
-        score,
     })
 }
 

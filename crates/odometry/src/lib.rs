@@ -2,11 +2,10 @@
 //! turned, read from the road surface. Where GNSS is gone (tunnels, car parks) and no sign
 //! is in view, this is what tells the tracker whether the car stands or moves, and how fast.
 //!
-//! Each frame's road ahead is resampled onto a metric bird's-eye grid
-//! ([`GroundGrid`]: inverse perspective through the calibrated camera, the road taken as
-//! the plane under the wheels), high-passed so that only texture remains ([`RoadSurface`]),
-//! and aligned with the previous frame's grid over forward distance and yaw
-//! ([`align`](crate::align)). The grid is split across the road into strips that are
+//! Each frame's road ahead is resampled onto a metric bird's-eye grid (`grid.rs`: inverse
+//! perspective through the calibrated camera, the road taken as the plane under the
+//! wheels), high-passed so that only texture remains (`surface.rs`), and aligned with the
+//! previous frame's grid over forward distance and yaw (`align.rs`). The grid is split across the road into strips that are
 //! aligned separately: a pillar, a wall or a car ahead breaks the flat-road assumption in
 //! one strip, and a motion counts only when strips agree on it.
 
@@ -44,8 +43,6 @@ pub struct GroundMotion {
     /// within it (a ramp's crest or foot) the distance is off by about 2·x/h per radian
     /// of change, x the distance ahead and h the camera's height.
     pub road_ahead_m: (f64, f64),
-    /// Normalised cross-correlation of the aligned surfaces, 0–1.
-    pub score: f64,
 }
 
 impl GroundMotion {
@@ -205,9 +202,13 @@ impl RoadOdometry {
             surface,
             foreground,
         };
-        let previous = self.previous.replace(current.clone());
-        let interval_s = interval_s.filter(|&dt| dt > 0.0 && dt <= MAX_INTERVAL_S)?;
-        let found = self.found(&previous?, &current, interval_s)?;
+        let previous = self.previous.take();
+        let interval_s = interval_s.filter(|&dt| dt > 0.0 && dt <= MAX_INTERVAL_S);
+        let found = previous
+            .zip(interval_s)
+            .and_then(|(previous, interval_s)| self.found(&previous, &current, interval_s));
+        self.previous = Some(current);
+        let (found, interval_s) = (found?, interval_s?);
         self.last = Some(LastMotion::of(&found, time_s, interval_s));
         Some(GroundMotion {
             time_s,
@@ -217,7 +218,6 @@ impl RoadOdometry {
             distance_sigma_m: DISTANCE_SIGMA_M,
             yaw_sigma_rad: YAW_SIGMA_RAD,
             road_ahead_m: self.grid.ahead_m(),
-            score: found.score,
         })
     }
 
