@@ -508,7 +508,8 @@ fn report_text(metrics: &Metrics) -> String {
     let s = &metrics.signs;
     let r = &s.rules;
     let mut text = format!(
-        "signs: {} labelled, {} don't-care (under {} px tall at 1280 wide or under {:.0} % visible)\n",
+        "signs: {} labelled, {} don't-care (under {} px tall at 1280 wide, under {:.0} % visible \
+         or centred off the picture)\n",
         s.labels,
         s.dont_care,
         r.min_height_1280,

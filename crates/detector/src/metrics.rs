@@ -10,7 +10,9 @@
 //! - **Don't-care labels.** A labelled sign shorter than [`SignRules::min_height_1280`]
 //!   (scaled to 1280 wide; 20 px by default, the smallest sign the detector must find) or
 //!   less visible than [`SignRules::min_visible`] (by default [`MIN_VISIBLE`], the share
-//!   below which training does not ask for a sign either) is neither required nor
+//!   below which training does not ask for a sign either), or whose centre lies off the
+//!   picture (a sign cut by the frame's edge: the detector reports centres on the picture
+//!   only, and an off-picture centre gives the solver no bearing), is neither required nor
 //!   forbidden: a detection on it is ignored, and missing it is no miss. Their number is
 //!   reported.
 //! - **Matching** (per image, as in PASCAL VOC): detections in falling score order; each
@@ -92,7 +94,7 @@ impl Default for SignRules {
 pub struct SignMetrics {
     /// Required labels (not don't-care).
     pub labels: usize,
-    /// Don't-care labels (too small or too hidden).
+    /// Don't-care labels (too small, too hidden or centred off the picture).
     pub dont_care: usize,
     /// Detections at or above the operating threshold, excluding those on don't-care labels.
     pub detections: usize,
@@ -215,7 +217,12 @@ impl Evaluation {
             .iter()
             .map(|sign| {
                 let height = (sign.bbox[3] - sign.bbox[1]) * to_1280;
-                height >= self.rules.min_height_1280 && sign.visible >= self.rules.min_visible
+                let [u, v] = sign.center;
+                let on_picture =
+                    (0.0..size[0] as f32).contains(&u) && (0.0..size[1] as f32).contains(&v);
+                height >= self.rules.min_height_1280
+                    && sign.visible >= self.rules.min_visible
+                    && on_picture
             })
             .collect();
         let required_count = required.iter().filter(|&&r| r).count();
@@ -729,6 +736,11 @@ mod tests {
             evaluate(&[(needed_small, detections(vec![]))]).signs.misses,
             1
         );
+        // Cut by the right edge: a 2 px sliver of a sign centred 31 px off the picture.
+        let mut cut = label(27, [1278.0, 36.0, 1280.0, 109.0]);
+        cut.center = [1311.0, 68.0];
+        let signs = evaluate(&[(image(vec![cut]), detections(vec![]))]).signs;
+        assert_eq!((signs.labels, signs.dont_care, signs.misses), (0, 1, 0));
     }
 
     #[test]
