@@ -88,7 +88,7 @@ const FEATURE_STAGES: [(usize, usize); 3] = [(2, 8), (4, 16), (6, 32)];
 /// and test the fast path against candle's own `conv2d`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Kernels {
-    /// Direct depthwise kernel and 1×1 convolutions as matrix products.
+    /// Direct depthwise kernel, 1×1 convolutions and the stem as matrix products.
     #[default]
     Fast,
     /// candle's `conv2d` for every convolution (depthwise as `groups = C`).
@@ -140,8 +140,7 @@ impl Conv {
             .pad_with_zeros(3, left, right)?)
     }
 
-    /// Convolution through candle's `conv2d` (the stem, and every layer in
-    /// `Kernels::Candle`).
+    /// Convolution through candle's `conv2d` (every layer in `Kernels::Candle`).
     fn candle_conv(&self, x: &Tensor, groups: usize, activation: Activation) -> Result<Tensor> {
         let y = self
             .pad_same(x)?
@@ -167,6 +166,48 @@ impl Conv {
                 Ok(y.reshape((batch, out, h, w))?)
             }
         }
+    }
+
+    /// A dense convolution as one matrix product over the input's patches (im2col): the
+    /// (out, in·k²) weights times the (in·k², H'·W') patch columns come out channel-major,
+    /// as the next layer wants them (candle's `conv2d` scatters its result into that layout
+    /// one value at a time, which cost more than the arithmetic for the stem). For few input
+    /// channels, where the columns stay small.
+    fn dense_as_matmul(&self, x: &Tensor, activation: Activation) -> Result<Tensor> {
+        let (batch, channels, h, w) = x.dims4()?;
+        let (out, _, k, _) = self.weight.dims4()?;
+        let s = self.stride;
+        let (out_h, out_w) = (h.div_ceil(s), w.div_ceil(s));
+        // SAME padding, then more zeros after so that both sides split into whole strides
+        // and every tap's rows (columns) are one parity of a block of s: row
+        // ky + s·y = s·(y + ky / s) + ky % s.
+        let (top, _) = same_padding(h, k, s);
+        let (left, _) = same_padding(w, k, s);
+        let blocks_h = out_h + (k - 1) / s + 1;
+        let blocks_w = out_w + (k - 1) / s + 1;
+        let padded = x
+            .pad_with_zeros(2, top, s * blocks_h - h - top)?
+            .pad_with_zeros(3, left, s * blocks_w - w - left)?
+            .reshape((batch, channels, blocks_h, s, blocks_w, s))?;
+        let mut taps = Vec::with_capacity(k * k);
+        for ky in 0..k {
+            for kx in 0..k {
+                taps.push(
+                    padded
+                        .narrow(2, ky / s, out_h)?
+                        .narrow(3, ky % s, 1)?
+                        .narrow(4, kx / s, out_w)?
+                        .narrow(5, kx % s, 1)?
+                        .reshape((batch, channels, 1, out_h, out_w))?,
+                );
+            }
+        }
+        // (B, C, k², H', W'): patch rows ordered as the weight's (in, ky, kx).
+        let columns = Tensor::cat(&taps, 2)?.reshape((batch, channels * k * k, out_h * out_w))?;
+        let matrix = self.weight.reshape((1, out, channels * k * k))?;
+        let y = matrix.broadcast_matmul(&columns)?;
+        let y = bias_activation(&y, &self.bias, activation)?;
+        Ok(y.reshape((batch, out, out_h, out_w))?)
     }
 
     fn depthwise(&self, x: &Tensor, kernels: Kernels) -> Result<Tensor> {
@@ -355,8 +396,10 @@ impl EfficientNetLite0 {
             )));
         }
         let normalised = ((images - 127.0)? / 128.0)?;
-        // Three input channels: candle's im2col and gemm beat a direct loop here.
-        self.stem.candle_conv(&normalised, 1, Activation::Relu6)
+        match self.kernels {
+            Kernels::Fast => self.stem.dense_as_matmul(&normalised, Activation::Relu6),
+            Kernels::Candle => self.stem.candle_conv(&normalised, 1, Activation::Relu6),
+        }
     }
 }
 
