@@ -235,9 +235,23 @@ impl Ekf {
                 q[(i, j)] += n.lateral.powi(2) * dt * across[i] * across[j];
             }
         }
-        // Steering noise turns the heading only as fast as the car moves.
+        // Steering noise turns the heading only as fast as the car moves: by its mean square
+        // speed, not the square of its mean, so that a car whose speed nobody measures (mean
+        // near zero, wide σ) grows unsure of its heading, as one that may be turning slowly.
         let qk = n.curvature_rate.powi(2);
-        q[(YAW, YAW)] += qk * v * v * dt.powi(3) / 3.0;
+        let speed_variance = self.p[(SPEED, SPEED)];
+        q[(YAW, YAW)] += qk * (v * v + speed_variance) * dt.powi(3) / 3.0;
+        // The turn, speed × curvature, multiplies two unsure states: its variance holds
+        // σ_v² σ_κ², which the linearisation (through the means) leaves out, so that a car of
+        // unmeasured speed, mean near zero, would keep its heading while it may be turning a
+        // corner at walking pace. That part of the turn lasts as long as both errors do: the
+        // curvature's time, or the speed error's age (its variance over the rate at which
+        // the acceleration noise builds it: a fraction of a second while something measures
+        // the speed, seconds when nothing does).
+        if qa > 0.0 {
+            let lasting_s = (speed_variance / qa).min(n.curvature_time);
+            q[(YAW, YAW)] += 2.0 * lasting_s * speed_variance * self.p[(CURVATURE, CURVATURE)] * dt;
+        }
         q[(YAW, CURVATURE)] += qk * v * dt.powi(2) / 2.0;
         q[(CURVATURE, YAW)] += qk * v * dt.powi(2) / 2.0;
         q[(CURVATURE, CURVATURE)] +=
@@ -405,6 +419,29 @@ mod tests {
         moving.predict(1.0);
         assert!((moving.yaw() - 0.5).abs() < 1e-9);
         assert!(moving.p[(YAW, YAW)] > 10.0 * yaw_variance);
+    }
+
+    #[test]
+    fn a_car_of_unknown_speed_grows_unsure_of_its_heading() {
+        // Both believed standing for 2 s; one is told so 15 times a second (σ 0.1 m/s), the
+        // other is told nothing: it may be driving round a corner at walking pace.
+        let mut known = straight_east(0.0);
+        let mut unknown = straight_east(0.0);
+        let mut h = SMatrix::<f64, 1, STATE>::zeros();
+        h[(0, SPEED)] = 1.0;
+        let r = SMatrix::<f64, 1, 1>::new(0.1f64.powi(2));
+        let zero = nalgebra::Vector1::zeros();
+        for k in 1..=30 {
+            let time_s = k as f64 / 15.0;
+            unknown.predict(time_s);
+            known.predict(time_s);
+            let speed = nalgebra::Vector1::new(known.x[SPEED]);
+            known.update(&zero, &speed, &h, &r, &[], f64::INFINITY);
+        }
+        // Heading variance gained in the 2 s, over the starting 0.01 rad σ.
+        let doubt = |ekf: &Ekf| ekf.p[(YAW, YAW)] - 0.01f64.powi(2);
+        assert!(doubt(&unknown) > 50.0 * doubt(&known));
+        assert!(doubt(&unknown).sqrt().to_degrees() > 2.0);
     }
 
     #[test]
