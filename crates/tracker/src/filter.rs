@@ -235,9 +235,8 @@ impl Ekf {
                 q[(i, j)] += n.lateral.powi(2) * dt * across[i] * across[j];
             }
         }
-        // Steering noise turns the heading only as fast as the car moves: by its mean square
-        // speed, not the square of its mean, so that a car whose speed nobody measures (mean
-        // near zero, wide σ) grows unsure of its heading, as one that may be turning slowly.
+        // Steering noise turns the heading only as fast as the car moves (its mean square
+        // speed, not the square of its mean).
         let qk = n.curvature_rate.powi(2);
         let speed_variance = self.p[(SPEED, SPEED)];
         q[(YAW, YAW)] += qk * (v * v + speed_variance) * dt.powi(3) / 3.0;
