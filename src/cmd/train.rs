@@ -222,9 +222,10 @@ pub fn run(args: TrainArgs) -> Result<()> {
     )?;
     training.finish();
     eprintln!(
-        "validation loss before training {:.4}; best epoch {} of {}; features {:.0} s, training {:.0} s",
+        "validation loss before training {:.4}; best epoch of the sign head {}, of the lane head {}, of {}; features {:.0} s, training {:.0} s",
         trained.initial_validation_loss,
-        trained.best_epoch,
+        trained.sign_best_epoch,
+        trained.lane_best_epoch,
         trained.epochs.len(),
         trained.caching_seconds,
         trained.training_seconds
@@ -296,7 +297,8 @@ pub fn run(args: TrainArgs) -> Result<()> {
         config,
         initial_validation_loss: trained.initial_validation_loss,
         epochs: trained.epochs.clone(),
-        best_epoch: trained.best_epoch,
+        sign_best_epoch: trained.sign_best_epoch,
+        lane_best_epoch: Some(trained.lane_best_epoch),
         training_examples: trained.training_examples,
         validation_examples: trained.validation_examples,
         caching_seconds: trained.caching_seconds,

@@ -85,7 +85,13 @@ pub struct TrainingRecord {
     pub backbone: String,
     pub initial_validation_loss: f64,
     pub epochs: Vec<EpochRecord>,
-    pub best_epoch: usize,
+    /// The epoch whose sign head was kept (each head stops early on its own loss).
+    #[serde(alias = "best_epoch")]
+    pub sign_best_epoch: usize,
+    /// The epoch whose lane head was kept. Absent from cards of models whose heads were
+    /// stopped together, at the sign head's epoch.
+    #[serde(default)]
+    pub lane_best_epoch: Option<usize>,
     pub training_examples: usize,
     pub validation_examples: usize,
     pub caching_seconds: f64,

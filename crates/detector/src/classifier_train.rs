@@ -362,7 +362,7 @@ pub fn train_classifier(
     // Both the step and the epoch report go through the one `progress`.
     let progress = RefCell::new(progress);
     let started = Instant::now();
-    let (best_epoch, validation) = EpochLoop {
+    let best = EpochLoop {
         epochs: config.epochs,
         batch_size: config.batch_size,
         learning_rate: config.learning_rate,
@@ -373,6 +373,7 @@ pub fn train_classifier(
     }
     .run(
         &vars,
+        &[""],
         training.len(),
         |indices, rng| {
             let (input, labels) = batch(training, indices, &config.augmentation, Some(rng))?;
@@ -398,9 +399,10 @@ pub fn train_classifier(
             };
             (progress.borrow_mut())(ClassifierProgress::Epoch(record.clone()));
             records.push(record);
-            Ok((figures.loss, figures))
+            Ok(vec![(figures.loss, figures)])
         },
     )?;
+    let (best_epoch, validation) = best[0];
     Ok(TrainedClassifier {
         vars,
         classifier,

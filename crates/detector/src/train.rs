@@ -5,8 +5,10 @@
 //! its three feature maps are kept in memory as f16 (0.68 MB an example). Epochs then run the
 //! heads alone: AdamW with weight decay, a short warm-up and a cosine decay of the learning
 //! rate, the summed sign and lane losses. After every epoch the held-back validation
-//! examples give a validation loss; training stops once it has not improved for
-//! `patience` epochs, and the heads of the best epoch are what [`train`] returns.
+//! examples give a validation loss for each head; each head's best epoch is kept apart
+//! (the lane head may overfit while the sign head still learns), training stops once
+//! neither has improved for `patience` epochs, and the heads of their best epochs are what
+//! [`train`] returns.
 //! Everything random (augmentation, order) comes from the seed, so a run repeats.
 
 use crate::augment::{augmented_example, plain_example, Augmentation, Example};
@@ -116,8 +118,10 @@ pub struct Trained {
     pub epochs: Vec<EpochRecord>,
     /// Validation loss of the freshly initialised heads.
     pub initial_validation_loss: f64,
-    /// The epoch whose weights `heads` holds.
-    pub best_epoch: usize,
+    /// The epoch whose sign head `heads` holds.
+    pub sign_best_epoch: usize,
+    /// The epoch whose lane head `heads` holds.
+    pub lane_best_epoch: usize,
     pub training_examples: usize,
     pub validation_examples: usize,
     pub caching_seconds: f64,
@@ -396,10 +400,14 @@ pub(crate) fn adamw(vars: &VarMap, learning_rate: f64, weight_decay: f64) -> Res
 
 /// The part of a training run both trainers share: every epoch shuffles the examples
 /// (seeded), steps AdamW over batches with the warm-up + cosine learning rate, then asks
-/// `end_epoch` for the validation loss (and what to keep of that epoch); training stops
-/// after `patience` epochs without a better loss and the best epoch's weights are put back
-/// into `vars`. `step` returns the loss to minimise and its value for the progress report;
-/// it gets the shuffling generator, so that augmentation drawn from it stays seeded.
+/// `end_epoch` for a validation loss (and what to keep of that epoch) for each of `parts`,
+/// the variables whose names start with a prefix. Each part keeps its own best epoch: parts
+/// that share no variable and add their losses train as they would apart, so one that
+/// overfits early need not hold back another that still learns. Training stops once every
+/// part has gone `patience` epochs without a better loss, and each part's best weights are
+/// put back into `vars`. `step` returns the loss to minimise and its value for the
+/// progress report; it gets the shuffling generator, so that augmentation drawn from it
+/// stays seeded.
 pub(crate) struct EpochLoop {
     pub epochs: usize,
     pub batch_size: usize,
@@ -414,17 +422,21 @@ impl EpochLoop {
     pub(crate) fn run<T>(
         &self,
         vars: &VarMap,
+        parts: &[&str],
         examples: usize,
         mut step: impl FnMut(&[usize], &mut ChaCha8Rng) -> Result<(Tensor, f64)>,
         mut step_done: impl FnMut(usize, usize, usize, f32),
-        mut end_epoch: impl FnMut(usize, f64, f64) -> Result<(f64, T)>,
-    ) -> Result<(usize, T)> {
+        mut end_epoch: impl FnMut(usize, f64, f64) -> Result<Vec<(f64, T)>>,
+    ) -> Result<Vec<(usize, T)>> {
         let mut optimiser = adamw(vars, self.learning_rate, self.weight_decay)?;
         let steps = examples.div_ceil(self.batch_size);
         let total_steps = steps * self.epochs;
         let mut order: Vec<usize> = (0..examples).collect();
         let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
-        let mut best = EarlyStopping::new(self.patience);
+        let mut best: Vec<EarlyStopping<T>> = parts
+            .iter()
+            .map(|prefix| EarlyStopping::new(prefix, self.patience))
+            .collect();
         for epoch in 1..=self.epochs {
             let epoch_started = Instant::now();
             order.shuffle(&mut rng);
@@ -443,25 +455,39 @@ impl EpochLoop {
             }
             let train_loss = loss_sum / steps as f64;
             let seconds = epoch_started.elapsed().as_secs_f64();
-            let (validation_loss, kept) = end_epoch(epoch, train_loss, seconds)?;
-            if best.stop_after(vars, epoch, validation_loss, kept)? {
+            let validation = end_epoch(epoch, train_loss, seconds)?;
+            assert_eq!(
+                validation.len(),
+                best.len(),
+                "a validation loss for each part"
+            );
+            let mut all_stopped = true;
+            for (part, (loss, kept)) in best.iter_mut().zip(validation) {
+                all_stopped &= part.stop_after(vars, epoch, loss, kept)?;
+            }
+            if all_stopped {
                 break;
             }
         }
-        best.restore_best(vars)
+        best.into_iter()
+            .map(|part| part.restore_best(vars))
+            .collect()
     }
 }
 
-/// Early stopping: the epoch with the lowest validation loss so far, its weights and
-/// whatever else the caller keeps of it (`T`).
+/// Early stopping of the variables whose names start with `prefix`: the epoch with the
+/// lowest validation loss so far, their weights then and whatever else the caller keeps
+/// of it (`T`).
 pub(crate) struct EarlyStopping<T> {
+    prefix: String,
     patience: usize,
     best: Option<(f64, usize, T, HashMap<String, Tensor>)>,
 }
 
 impl<T> EarlyStopping<T> {
-    pub(crate) fn new(patience: usize) -> Self {
+    pub(crate) fn new(prefix: &str, patience: usize) -> Self {
         Self {
+            prefix: prefix.to_owned(),
             patience,
             best: None,
         }
@@ -480,7 +506,7 @@ impl<T> EarlyStopping<T> {
                 Ok(epoch - best_epoch >= self.patience)
             }
             _ => {
-                self.best = Some((loss, epoch, kept, snapshot(vars)?));
+                self.best = Some((loss, epoch, kept, snapshot(vars, &self.prefix)?));
                 Ok(false)
             }
         }
@@ -494,9 +520,10 @@ impl<T> EarlyStopping<T> {
     }
 }
 
-fn snapshot(vars: &VarMap) -> Result<HashMap<String, Tensor>> {
+fn snapshot(vars: &VarMap, prefix: &str) -> Result<HashMap<String, Tensor>> {
     let data = vars.data().lock().expect("variable map lock");
     data.iter()
+        .filter(|(name, _)| name.starts_with(prefix))
         .map(|(name, var)| Ok((name.clone(), var.as_tensor().copy()?)))
         .collect()
 }
@@ -578,7 +605,7 @@ pub fn train(
     // Both the step and the epoch report go through the one `progress`.
     let progress = RefCell::new(progress);
     let training_started = Instant::now();
-    let (best_epoch, ()) = EpochLoop {
+    let best = EpochLoop {
         epochs: config.epochs,
         batch_size: config.batch_size,
         learning_rate: config.learning_rate,
@@ -589,6 +616,7 @@ pub fn train(
     }
     .run(
         &heads_vars,
+        &["sign_head.", "lane_head."],
         examples.len(),
         |indices, _| {
             let (total, sign, lane) = losses(&heads, &examples, indices, config.lane_weight)?;
@@ -615,14 +643,15 @@ pub fn train(
             };
             (progress.borrow_mut())(Progress::Epoch(record.clone()));
             records.push(record);
-            Ok((validation_loss, ()))
+            Ok(vec![(sign, ()), (lane, ())])
         },
     )?;
     Ok(Trained {
         heads: heads_vars,
         epochs: records,
         initial_validation_loss,
-        best_epoch,
+        sign_best_epoch: best[0].0,
+        lane_best_epoch: best[1].0,
         training_examples: examples.len(),
         validation_examples: validation_examples.len(),
         caching_seconds,
@@ -658,6 +687,61 @@ mod tests {
             (learning_rate(peak, config.warmup_steps, 1000, 1000) - peak * FINAL_LR_FRACTION).abs()
                 < 1e-12
         );
+    }
+
+    #[test]
+    fn each_part_keeps_its_own_best_epoch_and_training_runs_while_one_improves() {
+        let vars = VarMap::new();
+        let first = vars
+            .get(1, "first.w", Init::Const(0.0), DType::F32, &Device::Cpu)
+            .unwrap();
+        let second = vars
+            .get(1, "second.w", Init::Const(0.0), DType::F32, &Device::Cpu)
+            .unwrap();
+        let value = |t: &Tensor| t.to_vec1::<f32>().unwrap()[0];
+        // Both weights move every epoch; the scripted losses make the first part best at
+        // epoch 1 and the second still better at every epoch.
+        let first_losses = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
+        let second_losses = [6.0, 5.0, 4.0, 3.0, 2.0, 1.0];
+        let mut first_after_epoch = Vec::new();
+        let mut second_after_epoch = Vec::new();
+        let best = EpochLoop {
+            epochs: 6,
+            batch_size: 1,
+            learning_rate: 0.1,
+            weight_decay: 0.0,
+            patience: 2,
+            warmup_steps: 0,
+            seed: 1,
+        }
+        .run(
+            &vars,
+            &["first.", "second."],
+            1,
+            |_, _| {
+                let objective = ((&first - 10.0)?.sqr()? + (&second - 10.0)?.sqr()?)?.sum_all()?;
+                Ok((objective, 0.0))
+            },
+            |_, _, _, _| {},
+            |epoch, _, _| {
+                first_after_epoch.push(value(&first));
+                second_after_epoch.push(value(&second));
+                Ok(vec![
+                    (first_losses[epoch - 1], epoch),
+                    (second_losses[epoch - 1], epoch),
+                ])
+            },
+        )
+        .unwrap();
+        assert_eq!(best, vec![(1, 1), (6, 6)]);
+        assert_eq!(
+            first_after_epoch.len(),
+            6,
+            "the second part kept training going"
+        );
+        assert_eq!(value(&first), first_after_epoch[0]);
+        assert_eq!(value(&second), second_after_epoch[5]);
+        assert_ne!(first_after_epoch[0], first_after_epoch[5]);
     }
 
     #[test]
