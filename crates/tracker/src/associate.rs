@@ -95,6 +95,10 @@ pub struct LanePair {
     pub vertices: Range<usize>,
     /// Mean horizontal distance (px) of the detected points from the projected line.
     pub mean_offset_px: f64,
+    /// Another map line, apart from this one, lies within the gate too: from the prior
+    /// alone the detection could be either (lines look alike), so the pairing cannot say
+    /// which lane the vehicle is in.
+    pub ambiguous: bool,
 }
 
 /// What one frame's detections were paired with.
@@ -376,11 +380,21 @@ fn associate_lanes(
         .collect();
     assign(&costs, gate)
         .into_iter()
-        .map(|(detection, column)| LanePair {
-            detection,
-            lane_line: lines[column].lane_line,
-            vertices: lines[column].vertices.clone(),
-            mean_offset_px: mean_offsets[detection][column],
+        .map(|(detection, column)| {
+            let offset = mean_offsets[detection][column];
+            // A line a detector's error away is the same line (a map may split it in two).
+            let apart = 3.0 * options.lane_sigma_px;
+            let ambiguous = costs[detection]
+                .iter()
+                .zip(&mean_offsets[detection])
+                .any(|(cost, other)| cost.is_finite() && (other - offset).abs() > apart);
+            LanePair {
+                detection,
+                lane_line: lines[column].lane_line,
+                vertices: lines[column].vertices.clone(),
+                mean_offset_px: offset,
+                ambiguous,
+            }
         })
         .collect()
 }

@@ -893,7 +893,10 @@ impl Tracker {
             signs += usize::from(ekf.update(&z, &pixel, &h, &r, &[], chi2_gate(2)).applied);
         }
         let mut lanes = 0;
-        for pair in &association.lanes {
+        // A lane line the prior cannot tell from its neighbours would lock the track onto
+        // whichever is nearest the prior (after a dead-reckoned turn, a car park's next
+        // aisle): only a fix, with signs, settles which lane the vehicle is in.
+        for pair in association.lanes.iter().filter(|pair| !pair.ambiguous) {
             let line = &self.map().lane_lines[pair.lane_line].line.points;
             let Some(vertices) = line.get(pair.vertices.start..pair.vertices.end.min(line.len()))
             else {

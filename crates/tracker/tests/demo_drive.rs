@@ -779,11 +779,13 @@ fn a_start_from_gnss_in_the_opposite_lane_keeps_to_the_right() {
 }
 
 #[test]
-fn association_from_a_good_prior_pairs_every_detection_with_its_own_landmark() {
+fn association_from_a_good_prior_pairs_every_detection_with_its_own_landmark_and_a_loose_one_knows_lanes_are_ambiguous(
+) {
     let drive = drive();
     let index = mapfix_map::MapIndex::new(&drive.map);
     let mut rng = ChaCha8Rng::seed_from_u64(5);
     let (mut signs, mut lanes) = (0, 0);
+    let (mut clear_ambiguous, mut ambiguous, mut loose_lanes) = (0, 0, 0);
     for (truth, label) in drive.truth.iter().zip(&drive.labels).step_by(5) {
         // A prior 0.3 m and 0.3° off, with a covariance that says so.
         let prior = Prior {
@@ -845,9 +847,38 @@ fn association_from_a_good_prior_pairs_every_detection_with_its_own_landmark() {
             );
         }
         lanes += paired.lanes.len();
+        clear_ambiguous += paired.lanes.iter().filter(|pair| pair.ambiguous).count();
+
+        // 4 m across the road (1σ) spans the neighbouring lines: which is which, the prior
+        // cannot say.
+        let mut loose = prior;
+        loose.covariance[(0, 0)] = 16.0;
+        loose.covariance[(1, 1)] = 16.0;
+        let paired = associate(
+            &index,
+            &drive.camera,
+            &loose,
+            &visible,
+            &detections,
+            &AssociationOptions::default(),
+        );
+        loose_lanes += paired.lanes.len();
+        ambiguous += paired.lanes.iter().filter(|pair| pair.ambiguous).count();
     }
-    println!("association: {signs} sign pairs and {lanes} lane pairs, all correct");
+    println!(
+        "association: {signs} sign pairs and {lanes} lane pairs, all correct, \
+         {clear_ambiguous} ambiguous; from a loose prior {ambiguous} of {loose_lanes}"
+    );
     assert!(signs >= 50 && lanes >= 120, "{signs} signs, {lanes} lanes");
+    // Where lines part at a junction, another one may be near enough even so.
+    assert!(
+        clear_ambiguous * 20 <= lanes,
+        "{clear_ambiguous} of {lanes} ambiguous"
+    );
+    assert!(
+        ambiguous * 10 >= loose_lanes * 9,
+        "{ambiguous} of {loose_lanes} ambiguous"
+    );
 }
 
 #[test]
