@@ -920,15 +920,22 @@ impl Tracker {
                     continue;
                 };
                 // The map error along one line drifts slowly: its points share it.
-                let (mut h, r) = split_jacobian(&j, &prior, lane_variance, map_variance * shared);
+                let (mut h, mut r) =
+                    split_jacobian(&j, &prior, lane_variance, map_variance * shared);
                 // A lane line says where the vehicle is across the road, not along it; what
                 // it seems to say along it comes from the road's grade under a position
                 // already uncertain along the road, and would feed back into the speed.
+                // That error along the road still moves the line in the picture where the
+                // line runs at an angle to the heading (in a turn, the new road's lines): it
+                // is noise then, or it pulls the position along the new road as if across.
                 let along = Vector2::new(ekf.yaw().cos(), ekf.yaw().sin());
                 let plan = Vector2::new(h[(0, EAST)], h[(0, NORTH)]);
-                let across = plan - along * plan.dot(&along);
+                let along_part = plan.dot(&along);
+                let across = plan - along * along_part;
                 h[(0, EAST)] = across.x;
                 h[(0, NORTH)] = across.y;
+                let position = ekf.p.fixed_view::<2, 2>(EAST, EAST);
+                r[(0, 0)] += along_part.powi(2) * (along.transpose() * position * along)[(0, 0)];
                 used |= ekf
                     .update(&Vector1::new(u), &predicted, &h, &r, &[], chi2_gate(1))
                     .applied;
