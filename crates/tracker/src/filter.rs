@@ -347,21 +347,23 @@ pub fn chi2_gate(degrees_of_freedom: usize) -> f64 {
     }
 }
 
+/// A filter driving east at `speed`, sure of its state to 0.1 m, 0.01 rad and 0.1 m/s.
+#[cfg(test)]
+pub(crate) fn straight_east(speed: f64) -> Ekf {
+    let start = Start {
+        position: Vec3::zeros(),
+        yaw: 0.0,
+        speed,
+        position_sigma: Vec3::repeat(0.1),
+        yaw_sigma: 0.01,
+        speed_sigma: 0.1,
+    };
+    Ekf::new(0.0, &start, MotionNoise::default())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn straight_east(speed: f64) -> Ekf {
-        let start = Start {
-            position: Vec3::zeros(),
-            yaw: 0.0,
-            speed,
-            position_sigma: Vec3::repeat(0.1),
-            yaw_sigma: 0.01,
-            speed_sigma: 0.1,
-        };
-        Ekf::new(0.0, &start, MotionNoise::default())
-    }
 
     #[test]
     fn prediction_follows_a_turn_and_uncertainty_grows() {
