@@ -323,12 +323,13 @@ pub fn run(args: TrainArgs) -> Result<()> {
 
 fn epoch_line(record: &EpochRecord) -> String {
     format!(
-        "epoch {}: train loss {:.4}, validation loss {:.4} (signs {:.4}, lanes {:.4}), {:.0} s",
+        "epoch {}: train loss {:.4}, validation loss {:.4} (signs {:.4}, lanes {:.4}), lane rows F1 {:.3}, {:.0} s",
         record.epoch,
         record.train_loss,
         record.validation_loss,
         record.validation_sign_loss,
         record.validation_lane_loss,
+        record.validation_lane_f1.unwrap_or(f64::NAN),
         record.seconds
     )
 }

@@ -342,7 +342,70 @@ pub fn lane_loss(maps: &LaneMaps, targets: &[Option<Vec<LaneTarget>>]) -> Result
     })
 }
 
+/// How a batch's lane lines match their labels, anchor row by anchor row (per image and
+/// slot): the measure lane heads are chosen by. The loss is not: it rewards calibrated
+/// probabilities, and a head whose loss was lower put fewer points near their lines.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RowMatches {
+    /// Rows a label crosses where the head reports the line close enough.
+    pub hits: usize,
+    /// Rows a label crosses.
+    pub labelled: usize,
+    /// Rows where the head reports the line.
+    pub reported: usize,
+}
+
+impl RowMatches {
+    /// The harmonic mean of the share of labelled rows hit and the share of reported rows
+    /// that hit; 1 where there is nothing to find and nothing was reported.
+    pub fn f1(&self) -> f64 {
+        let all = self.labelled + self.reported;
+        if all == 0 {
+            return 1.0;
+        }
+        2.0 * self.hits as f64 / all as f64
+    }
+
+    pub fn add(&mut self, other: RowMatches) {
+        self.hits += other.hits;
+        self.labelled += other.labelled;
+        self.reported += other.reported;
+    }
+}
+
 impl LaneMaps {
+    /// Row matches against `targets` (`None`: an image without lane labels, left out): a
+    /// reported row hits when it lies within `tolerance` input pixels of the label's
+    /// crossing, reported and placed as [`LaneMaps::decode`] does.
+    pub fn row_matches(
+        &self,
+        targets: &[Option<Vec<LaneTarget>>],
+        tolerance: f32,
+    ) -> Result<RowMatches> {
+        let mut matches = RowMatches::default();
+        for (item, lanes) in targets.iter().enumerate() {
+            let Some(lanes) = lanes else {
+                continue;
+            };
+            let probabilities =
+                candle_nn::ops::softmax_last_dim(&self.logits.get(item)?)?.to_vec3::<f32>()?;
+            let labels = encode(lanes);
+            for (r, row) in probabilities.iter().enumerate() {
+                for (slot, classes) in row.iter().enumerate() {
+                    let label = labels[r * SLOTS + slot].map(|c| (c + 0.5) * CELL_WIDTH);
+                    let reported =
+                        (classes[ABSENT] < PRESENT_BELOW).then(|| column_u(&classes[..ABSENT]));
+                    matches.labelled += usize::from(label.is_some());
+                    matches.reported += usize::from(reported.is_some());
+                    if let (Some(label), Some(reported)) = (label, reported) {
+                        matches.hits += usize::from((label - reported).abs() <= tolerance);
+                    }
+                }
+            }
+        }
+        Ok(matches)
+    }
+
     /// The lanes of image `item`, in input pixels: a lane for each slot crossing at least
     /// two anchor rows with a mean crossing probability of at least `min_score`, its points
     /// near → far.
@@ -507,6 +570,46 @@ mod tests {
         assert!(
             worst_at_edge <= 0.5 * CELL_WIDTH,
             "worst at the edge {worst_at_edge} px"
+        );
+    }
+
+    #[test]
+    fn row_matches_count_lines_near_their_labels_and_lines_where_none_is() {
+        let ego = straight_lane(LaneSlot::EgoLeft, 170.0, 175.0);
+        let labelled_rows = crossings(&ego.points).iter().flatten().count();
+        let exact = ideal_maps(&[vec![ego.clone()]]);
+        let labels = [Some(vec![ego.clone()])];
+        let matches = exact.row_matches(&labels, 2.0).unwrap();
+        assert_eq!(
+            matches,
+            RowMatches {
+                hits: labelled_rows,
+                labelled: labelled_rows,
+                reported: labelled_rows
+            }
+        );
+        assert_eq!(matches.f1(), 1.0);
+
+        // The same line 30 px to the side: reported everywhere, near nowhere.
+        let mut shifted = ego.clone();
+        shifted.points.iter_mut().for_each(|p| p[0] += 30.0);
+        let off = ideal_maps(&[vec![shifted]])
+            .row_matches(&labels, 10.0)
+            .unwrap();
+        assert_eq!(off.hits, 0);
+        assert!(off.labelled == labelled_rows && off.reported > 0);
+
+        // A line where the label has none, and an image without lane labels (left out).
+        let extra = ideal_maps(&[vec![
+            ego.clone(),
+            straight_lane(LaneSlot::EgoRight, 470.0, 180.0),
+        ]]);
+        let with_extra = extra.row_matches(&labels, 2.0).unwrap();
+        assert_eq!(with_extra.hits, labelled_rows);
+        assert!(with_extra.reported > labelled_rows && with_extra.f1() < 1.0);
+        assert_eq!(
+            extra.row_matches(&[None], 2.0).unwrap(),
+            RowMatches::default()
         );
     }
 

@@ -78,6 +78,9 @@ fn a_few_steps_on_rendered_frames_lower_the_loss_and_the_model_round_trips() {
         trained.initial_validation_loss
     );
     assert!(trained.epochs.iter().all(|e| e.validation_loss.is_finite()));
+    assert!(trained.epochs.iter().all(|e| e
+        .validation_lane_f1
+        .is_some_and(|f1| (0.0..=1.0).contains(&f1))));
 
     // The trained heads, saved with the backbone, load back as a whole detector.
     let dir = tempfile::tempdir().unwrap();
