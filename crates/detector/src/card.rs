@@ -85,7 +85,8 @@ pub struct TrainingRecord {
     pub backbone: String,
     pub initial_validation_loss: f64,
     pub epochs: Vec<EpochRecord>,
-    /// The epoch whose sign head was kept (each head stops early on its own loss).
+    /// The epoch whose sign head was kept (each head stops early on its own measure: the
+    /// sign head on its loss, the lane head on its row F1).
     #[serde(alias = "best_epoch")]
     pub sign_best_epoch: usize,
     /// The epoch whose lane head was kept. Absent from cards of models whose heads were

@@ -1082,7 +1082,7 @@ mod tests {
     #[test]
     fn a_braking_body_pitched_nose_down_explains_the_odometer_reading_long() {
         // Braking at 10 m/s: nose down 0.75°, known (vision measured it); an odometer that
-        // reads the road 12 m ahead of a camera 1.4 m up reads 13 % long.
+        // reads the road 12 m ahead of a camera 1.4 m up reads 22 % long.
         let pitch = 0.75f64.to_radians();
         let pitch_scale = 2.0 * 12.0 / 1.4;
         let cruising = || {
