@@ -923,20 +923,7 @@ impl Tracker {
                 // The map error along one line drifts slowly: its points share it.
                 let (mut h, mut r) =
                     split_jacobian(&j, &prior, lane_variance, map_variance * shared);
-                // A lane line says where the vehicle is across the road, not along it; what
-                // it seems to say along it comes from the road's grade under a position
-                // already uncertain along the road, and would feed back into the speed.
-                // That error along the road still moves the line in the picture where the
-                // line runs at an angle to the heading (in a turn, the new road's lines): it
-                // is noise then, or it pulls the position along the new road as if across.
-                let along = Vector2::new(ekf.yaw().cos(), ekf.yaw().sin());
-                let plan = Vector2::new(h[(0, EAST)], h[(0, NORTH)]);
-                let along_part = plan.dot(&along);
-                let across = plan - along * along_part;
-                h[(0, EAST)] = across.x;
-                h[(0, NORTH)] = across.y;
-                let position = ekf.p.fixed_view::<2, 2>(EAST, EAST);
-                r[(0, 0)] += along_part.powi(2) * (along.transpose() * position * along)[(0, 0)];
+                keep_across_the_road(&ekf, &mut h, &mut r);
                 used |= ekf
                     .update(&Vector1::new(u), &predicted, &h, &r, &[], chi2_gate(1))
                     .applied;
@@ -946,6 +933,29 @@ impl Tracker {
         self.ekf = Some(ekf);
         (signs, lanes)
     }
+}
+
+/// Narrows a lane line's image measurement (Jacobian `h`, noise `r`) to what a lane line
+/// says: where the vehicle is across the road, not along it nor how high. What it seems to
+/// say of those comes from the road's grade under a position already uncertain along the
+/// road (the height follows the position along a ramp), and it would feed back into the
+/// speed: at a ramp's foot, lines seen late dragged a live track 11 m back. Those errors
+/// still move the line in the picture, most where the line runs at an angle to the heading
+/// (in a turn, the new road's lines) or the road bends vertically: they become its noise
+/// (their variance through the Jacobian), not a pull on the position.
+fn keep_across_the_road(ekf: &Ekf, h: &mut SMatrix<f64, 1, STATE>, r: &mut Matrix1<f64>) {
+    let along = Vector2::new(ekf.yaw().cos(), ekf.yaw().sin());
+    let plan = Vector2::new(h[(0, EAST)], h[(0, NORTH)]);
+    let along_part = plan.dot(&along);
+    let across = plan - along * along_part;
+    let mut left_out = SMatrix::<f64, 1, STATE>::zeros();
+    left_out[(0, EAST)] = along.x * along_part;
+    left_out[(0, NORTH)] = along.y * along_part;
+    left_out[(0, UP)] = h[(0, UP)];
+    h[(0, EAST)] = across.x;
+    h[(0, NORTH)] = across.y;
+    h[(0, UP)] = 0.0;
+    *r += left_out * ekf.p * left_out.transpose();
 }
 
 /// An image measurement's Jacobian split into the filter's part (east, north, up, yaw) and
@@ -1106,5 +1116,49 @@ mod tests {
         update_road_speed(&mut level, long, 0.2, 0.0, chi2_gate(1));
         assert!(unsure.x[BODY_PITCH] > 0.0);
         assert!(unsure.p[(SPEED, SPEED)] > level.p[(SPEED, SPEED)]);
+    }
+
+    #[test]
+    fn a_lane_line_moves_the_position_across_the_road_only() {
+        // Going east down a ramp: the road ties the height to the position along it, so
+        // the filter holds them correlated, and both uncertain.
+        let mut ekf = straight_east(8.0);
+        ekf.p[(EAST, EAST)] = 1.0;
+        ekf.p[(UP, UP)] = 0.01;
+        ekf.p[(EAST, UP)] = -0.09;
+        ekf.p[(UP, EAST)] = -0.09;
+        // A line that moves in the picture with the position across (north), along (east,
+        // as a line at an angle does) and with the camera's height.
+        let mut h = SMatrix::<f64, 1, STATE>::zeros();
+        h[(0, EAST)] = 20.0;
+        h[(0, NORTH)] = 60.0;
+        h[(0, UP)] = -80.0;
+        let mut r = Matrix1::new(4.0);
+        keep_across_the_road(&ekf, &mut h, &mut r);
+        assert!(r[(0, 0)] > 4.0 + 20f64.powi(2) * 0.5, "noise {}", r[(0, 0)]);
+
+        // Seen 6 px off: the position moves north, not east, the height and speed stay.
+        let before = ekf.x;
+        let outcome = ekf.update(
+            &Vector1::new(6.0),
+            &Vector1::zeros(),
+            &h,
+            &r,
+            &[],
+            f64::INFINITY,
+        );
+        assert!(outcome.applied);
+        assert!(
+            ekf.x[NORTH] - before[NORTH] > 0.003,
+            "north {}",
+            ekf.x[NORTH]
+        );
+        for (state, name) in [(EAST, "east"), (UP, "up"), (SPEED, "speed")] {
+            assert!(
+                (ekf.x[state] - before[state]).abs() < 1e-12,
+                "{name} moved {}",
+                ekf.x[state] - before[state]
+            );
+        }
     }
 }
