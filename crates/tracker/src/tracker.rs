@@ -18,7 +18,9 @@ use mapfix_core::{Attitude, CameraModel, FixSource, Pose, Rot3, Vec3};
 use mapfix_detector::Detections;
 use mapfix_map::{Map, MapIndex};
 use mapfix_odometry::GroundMotion;
-use nalgebra::{Matrix1, Matrix3, Matrix4, SMatrix, Vector1, Vector2, Vector3, Vector4};
+use nalgebra::{
+    DMatrix, DVector, Matrix1, Matrix3, Matrix4, SMatrix, Vector1, Vector2, Vector3, Vector4,
+};
 use std::sync::Arc;
 
 /// Why a tracker cannot be built.
@@ -904,28 +906,34 @@ impl Tracker {
                 continue;
             };
             let dense = densify(vertices, LANE_STEP);
+            let points: Vec<(f64, f64)> = spread(
+                &detections.lanes[pair.detection].points,
+                self.options.landmark_lane_points,
+            )
+            .map(|[u, v]| (f64::from(u), f64::from(v)))
+            .collect();
+            // The map error along one line drifts slowly: its points share it.
+            let measure = |ekf: &Ekf, (u, v): (f64, f64)| {
+                self.lane_point(ekf, &dense, u, v, lane_variance, map_variance * shared)
+            };
+            // The line as a whole first: a detection of another line (in a turn at night,
+            // the crossing road's) can pass point by point, each moving the prior towards
+            // the next, but not its shape.
+            let at_prior: Vec<_> = points
+                .iter()
+                .filter_map(|&point| measure(&ekf, point))
+                .collect();
+            if !line_fits(&ekf, &at_prior) {
+                continue;
+            }
             let mut used = false;
-            let points = &detections.lanes[pair.detection].points;
-            for [u, v] in spread(points, self.options.landmark_lane_points) {
-                let (u, v) = (f64::from(u), f64::from(v));
-                let prior = self.prior(&ekf);
-                let column = |pose: &Pose| -> Option<Vector1<f64>> {
-                    let pixels: Vec<[f64; 2]> = dense
-                        .iter()
-                        .filter_map(|x| self.camera.project(pose, x))
-                        .collect();
-                    let offset = row_offsets(&pixels, std::iter::once([u, v])).next();
-                    offset.map(|offset| Vector1::new(u - offset))
-                };
-                let Some((predicted, j)) = jacobian(&prior, column) else {
+            for &point in &points {
+                let Some(point) = measure(&ekf, point) else {
                     continue;
                 };
-                // The map error along one line drifts slowly: its points share it.
-                let (mut h, mut r) =
-                    split_jacobian(&j, &prior, lane_variance, map_variance * shared);
-                keep_across_the_road(&ekf, &mut h, &mut r);
+                let (z, predicted) = (&point.z, &point.predicted);
                 used |= ekf
-                    .update(&Vector1::new(u), &predicted, &h, &r, &[], chi2_gate(1))
+                    .update(z, predicted, &point.h, &point.r, &[], chi2_gate(1))
                     .applied;
             }
             lanes += usize::from(used);
@@ -933,6 +941,66 @@ impl Tracker {
         self.ekf = Some(ekf);
         (signs, lanes)
     }
+
+    /// One point (`u`, `v`) of a detected lane line as an image measurement of the map
+    /// line `dense`: its column against the map line's predicted one in the row `v`.
+    fn lane_point(
+        &self,
+        ekf: &Ekf,
+        dense: &[Vec3],
+        u: f64,
+        v: f64,
+        pixel_variance: f64,
+        map_variance: f64,
+    ) -> Option<LanePoint> {
+        let prior = self.prior(ekf);
+        let column = |pose: &Pose| -> Option<Vector1<f64>> {
+            let pixels: Vec<[f64; 2]> = dense
+                .iter()
+                .filter_map(|x| self.camera.project(pose, x))
+                .collect();
+            let offset = row_offsets(&pixels, std::iter::once([u, v])).next();
+            offset.map(|offset| Vector1::new(u - offset))
+        };
+        let (predicted, j) = jacobian(&prior, column)?;
+        let (mut h, mut r) = split_jacobian(&j, &prior, pixel_variance, map_variance);
+        keep_across_the_road(ekf, &mut h, &mut r);
+        Some(LanePoint {
+            z: Vector1::new(u),
+            predicted,
+            h,
+            r,
+        })
+    }
+}
+
+/// A lane point's column measured (`z`), as the prior predicts it, its Jacobian and noise.
+struct LanePoint {
+    z: Vector1<f64>,
+    predicted: Vector1<f64>,
+    h: SMatrix<f64, 1, STATE>,
+    r: Matrix1<f64>,
+}
+
+/// Whether a lane line's points, each measured at the same prior, fit the map line
+/// together: their joint innovation within the χ² gate of as many degrees of freedom.
+fn line_fits(ekf: &Ekf, points: &[LanePoint]) -> bool {
+    let n = points.len();
+    if n < 2 {
+        return true;
+    }
+    let mut h = DMatrix::<f64>::zeros(n, STATE);
+    let mut y = DVector::<f64>::zeros(n);
+    let mut s = DMatrix::<f64>::zeros(n, n);
+    for (i, point) in points.iter().enumerate() {
+        h.row_mut(i).copy_from(&point.h);
+        y[i] = point.z[0] - point.predicted[0];
+        s[(i, i)] = point.r[(0, 0)];
+    }
+    let p = DMatrix::from_column_slice(STATE, STATE, ekf.p.as_slice());
+    s += &h * p * h.transpose();
+    s.cholesky()
+        .is_some_and(|s| y.dot(&s.solve(&y)) <= chi2_gate(n))
 }
 
 /// Narrows a lane line's image measurement (Jacobian `h`, noise `r`) to what a lane line
@@ -1158,6 +1226,47 @@ mod tests {
                 (ekf.x[state] - before[state]).abs() < 1e-12,
                 "{name} moved {}",
                 ekf.x[state] - before[state]
+            );
+        }
+    }
+
+    #[test]
+    fn a_line_of_another_shape_does_not_fit_though_each_point_would() {
+        // Heading east, 0.5 m unsure across; a line's points 5, 10, 20 and 40 m ahead move
+        // in the picture by 120, 60, 30 and 15 px per metre across.
+        let mut ekf = straight_east(8.0);
+        ekf.p[(NORTH, NORTH)] = 0.25;
+        let points = |offsets: [f64; 4]| -> Vec<_> {
+            [120.0, 60.0, 30.0, 15.0]
+                .into_iter()
+                .zip(offsets)
+                .map(|(per_metre, offset)| {
+                    let mut h = SMatrix::<f64, 1, STATE>::zeros();
+                    h[(0, NORTH)] = per_metre;
+                    LanePoint {
+                        z: Vector1::new(offset),
+                        predicted: Vector1::zeros(),
+                        h,
+                        r: Matrix1::new(4.0),
+                    }
+                })
+                .collect()
+        };
+        // The vehicle 0.8 m off across: the offsets fall with the distance.
+        let shifted = points([96.0, 48.0, 24.0, 12.0]);
+        assert!(line_fits(&ekf, &shifted));
+        // Near points one way, far ones the other: no position across explains it.
+        let other = points([-60.0, 0.0, 20.0, 20.0]);
+        assert!(!line_fits(&ekf, &other));
+        for point in &other {
+            assert!(line_fits(&ekf, std::slice::from_ref(point)));
+            let nis = ekf
+                .innovation(&point.z, &point.predicted, &point.h, &point.r, &[])
+                .unwrap()
+                .2;
+            assert!(
+                nis < chi2_gate(1),
+                "alone, each point is within its gate: {nis}"
             );
         }
     }
