@@ -919,16 +919,16 @@ impl Tracker {
             // The line as a whole first: a detection of another line (in a turn at night,
             // the crossing road's) can pass point by point, each moving the prior towards
             // the next, but not its shape.
-            let at_prior: Vec<_> = points
-                .iter()
-                .filter_map(|&point| measure(&ekf, point))
-                .collect();
-            if !line_fits(&ekf, &at_prior) {
+            let at_prior: Vec<Option<LanePoint>> =
+                points.iter().map(|&point| measure(&ekf, point)).collect();
+            if !line_fits(&ekf, at_prior.iter().flatten()) {
                 continue;
             }
             let mut used = false;
-            for &point in &points {
-                let Some(point) = measure(&ekf, point) else {
+            for (&point, measured) in points.iter().zip(at_prior) {
+                // Until a point is applied the state is the prior's, and so is its measure.
+                let measured = if used { measure(&ekf, point) } else { measured };
+                let Some(point) = measured else {
                     continue;
                 };
                 let (z, predicted) = (&point.z, &point.predicted);
@@ -984,7 +984,8 @@ struct LanePoint {
 
 /// Whether a lane line's points, each measured at the same prior, fit the map line
 /// together: their joint innovation within the χ² gate of as many degrees of freedom.
-fn line_fits(ekf: &Ekf, points: &[LanePoint]) -> bool {
+fn line_fits<'a>(ekf: &Ekf, points: impl IntoIterator<Item = &'a LanePoint>) -> bool {
+    let points: Vec<&LanePoint> = points.into_iter().collect();
     let n = points.len();
     if n < 2 {
         return true;
