@@ -162,6 +162,9 @@ pub struct TrackerOptions {
     /// After this many consecutive vision fixes outside the gate the track is re-anchored
     /// on vision (the filter, not the camera, is then taken to be wrong).
     pub max_rejected_fixes: usize,
+    /// After this many consecutive road speeds outside the gate the filter's speed is let
+    /// go to the road's (a third of a second at 15 fps).
+    pub max_rejected_speeds: usize,
     /// Traffic keeps to the right (false: to the left). A track started from GNSS, whose
     /// error across the road is often more than half a lane, starts in the half of the
     /// carriageway its heading drives in; lane lines look alike, and started in the
@@ -201,6 +204,7 @@ impl Default for TrackerOptions {
             vision_fresh_s: 0.5,
             gnss_fresh_s: 1.1,
             max_rejected_fixes: 5,
+            max_rejected_speeds: 5,
             right_hand_traffic: true,
             landmark_lane_points: 6,
             wheelbase: 2.8,
@@ -240,6 +244,8 @@ pub struct Tracker {
     /// The last GNSS fix (time, antenna ENU, speed if reported).
     last_gnss: Option<(f64, Vec3, Option<f64>)>,
     rejected_fixes: usize,
+    /// The road speeds the filter's gate has rejected since it last took one.
+    rejected_speeds: Vec<f64>,
 }
 
 impl Tracker {
@@ -271,6 +277,7 @@ impl Tracker {
             last_gnss_s: None,
             last_gnss: None,
             rejected_fixes: 0,
+            rejected_speeds: Vec::new(),
         })
     }
 
@@ -310,7 +317,35 @@ impl Tracker {
                 );
                 let sigma = sigma.hypot(off * speed);
                 let pitch_scale = pitch_scale(motion, &self.camera);
-                update_road_speed(ekf, speed, sigma, pitch_scale, chi2_gate(1));
+                let applied = update_road_speed(ekf, speed, sigma, pitch_scale, chi2_gate(1));
+                if applied.applied {
+                    self.rejected_speeds.clear();
+                } else {
+                    self.rejected_speeds.push(speed);
+                }
+                let rejected = &mut self.rejected_speeds;
+                if rejected.len() >= self.options.max_rejected_speeds {
+                    let (least, most) = rejected
+                        .iter()
+                        .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, m), &v| {
+                            (l.min(v), m.max(v))
+                        });
+                    let gnss_fresh = (self.last_gnss_s)
+                        .is_some_and(|last| time_s - last <= self.options.gnss_fresh_s);
+                    if most - least <= sigma && !gnss_fresh {
+                        // The road has shown one other speed frame after frame, and no
+                        // GNSS says otherwise: the filter, not the odometer, is taken to
+                        // be wrong (it may have believed a few bad readings in a turn),
+                        // and its speed is let go to the road's. (At night a car's own
+                        // headlights on the road read as a near standstill, frame after
+                        // frame, though not as one speed.)
+                        ekf.p[(SPEED, SPEED)] += (speed - ekf.x[SPEED]).powi(2);
+                        update_road_speed(ekf, speed, sigma, pitch_scale, f64::INFINITY);
+                        rejected.clear();
+                    } else {
+                        rejected.remove(0);
+                    }
+                }
                 let (yaw_rate, sigma) = motion.yaw_rate();
                 update_yaw_rate(ekf, yaw_rate, sigma, chi2_gate(1));
             }
@@ -557,6 +592,7 @@ impl Tracker {
         self.ekf = Some(ekf);
         self.last_gnss_s = Some(epoch.time_s);
         self.rejected_fixes = 0;
+        self.rejected_speeds.clear();
         flags.started = true;
     }
 
@@ -751,6 +787,7 @@ impl Tracker {
         };
         self.ekf = Some(Ekf::new(time_s, &start, self.options.noise));
         self.rejected_fixes = 0;
+        self.rejected_speeds.clear();
         self.last_vision_s = Some(time_s);
         flags.started = true;
     }
@@ -1119,7 +1156,13 @@ fn pitch_scale(motion: &GroundMotion, camera: &CameraModel) -> f64 {
 /// error) and times (1 + `pitch_scale` × the body's pitch): the odometer takes the camera to
 /// sit on the road as calibrated, and a body pitched nose down (braking) shows the road
 /// nearer, its motion larger (see [`pitch_scale`]).
-fn update_road_speed(ekf: &mut Ekf, speed: f64, sigma: f64, pitch_scale: f64, gate: f64) {
+fn update_road_speed(
+    ekf: &mut Ekf,
+    speed: f64,
+    sigma: f64,
+    pitch_scale: f64,
+    gate: f64,
+) -> crate::filter::Innovation {
     let scale = 1.0 + ekf.x[ODOMETRY_SCALE];
     let pitched = 1.0 + pitch_scale * ekf.x[BODY_PITCH];
     let mut h = SMatrix::<f64, 1, STATE>::zeros();
@@ -1128,7 +1171,7 @@ fn update_road_speed(ekf: &mut Ekf, speed: f64, sigma: f64, pitch_scale: f64, ga
     h[(0, BODY_PITCH)] = ekf.x[SPEED] * scale * pitch_scale;
     let predicted = Vector1::new(ekf.x[SPEED] * scale * pitched);
     let r = Matrix1::new(sigma * sigma);
-    ekf.update(&Vector1::new(speed), &predicted, &h, &r, &[], gate);
+    ekf.update(&Vector1::new(speed), &predicted, &h, &r, &[], gate)
 }
 
 /// A measured yaw rate: speed × curvature in the filter's state.
