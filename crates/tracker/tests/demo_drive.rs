@@ -978,3 +978,59 @@ proptest::proptest! {
         }
     }
 }
+
+/// The filter's speed after the road told it that the car braked from 5 m/s to a stop in a
+/// turn and stood, then drove straight on at 5 m/s for 1 s; GNSS gave the start, or all
+/// along keeps the car where it started.
+fn speed_after_a_start(gnss_all_along: bool) -> f64 {
+    let drive = drive();
+    let mut tracker = Tracker::new(&drive.map, drive.camera, TrackerOptions::default()).unwrap();
+    let at = drive.truth[0].position;
+    let mut speed = f64::NAN;
+    for frame in 0..=45 {
+        let time_s = frame as f64 / 15.0;
+        let (road_speed, curvature) = match frame {
+            0..=15 => (5.0 * (1.0 - frame as f64 / 15.0), 0.05),
+            16..=30 => (0.0, 0.0),
+            _ => (5.0, 0.0),
+        };
+        let distance_m = road_speed / 15.0;
+        let motion = GroundMotion {
+            time_s,
+            interval_s: 1.0 / 15.0,
+            distance_m,
+            yaw_change_rad: distance_m * curvature,
+            distance_sigma_m: 0.06,
+            yaw_sigma_rad: 0.004,
+            road_ahead_m: (5.0, 12.0),
+        };
+        let epochs = if frame == 0 {
+            // Its course (east, as the drive starts) gives the track a heading.
+            vec![GnssInput {
+                speed_mps: Some(5.0),
+                course: Some(std::f64::consts::FRAC_PI_2),
+                ..GnssInput::enu(time_s, at)
+            }]
+        } else if gnss_all_along {
+            vec![GnssInput::enu(time_s, at)]
+        } else {
+            Vec::new()
+        };
+        let motion = (frame > 0).then_some(motion);
+        let estimate = tracker.step(time_s, None, motion.as_ref(), &epochs);
+        speed = estimate.pose.expect("a track").speed;
+    }
+    speed
+}
+
+#[test]
+fn a_filter_sure_the_car_stands_follows_the_road_once_it_shows_one_speed_throughout() {
+    // In a turn the yaw rate, speed × curvature, holds a standing filter's speed at zero;
+    // nothing else measures it without GNSS, and after a third of a second of road speeds
+    // outside its gate the filter takes the road's word.
+    let speed = speed_after_a_start(false);
+    assert!((speed - 5.0).abs() < 0.5, "speed {speed:.2} m/s");
+    // A GNSS that keeps the car where it stands outweighs the road.
+    let speed = speed_after_a_start(true);
+    assert!(speed.abs() < 1.0, "speed {speed:.2} m/s");
+}
