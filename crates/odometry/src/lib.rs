@@ -416,7 +416,10 @@ impl Picture {
     /// Whether all but [`STANDING_STILL_EDGES`] of the edges of `before` stayed in this
     /// picture (of the same size).
     fn stood(&self, before: &Picture) -> bool {
-        if self.columns != before.columns || self.samples.len() != before.samples.len() {
+        if self.columns < 3
+            || self.columns != before.columns
+            || self.samples.len() != before.samples.len()
+        {
             return false;
         }
         let level = |picture: &Picture, k: usize| i16::from(picture.samples[k]);

@@ -306,49 +306,9 @@ impl Tracker {
         }
         if let Some(ekf) = &mut self.ekf {
             ekf.predict(time_s);
-            if let Some(motion) = motion {
-                let (speed, sigma) = motion.speed();
-                let off = odometry_grade_error(
-                    &self.road,
-                    ekf,
-                    motion,
-                    &self.camera,
-                    self.options.wheelbase,
-                );
-                let sigma = sigma.hypot(off * speed);
-                let pitch_scale = pitch_scale(motion, &self.camera);
-                let applied = update_road_speed(ekf, speed, sigma, pitch_scale, chi2_gate(1));
-                if applied.applied {
-                    self.rejected_speeds.clear();
-                } else {
-                    self.rejected_speeds.push(speed);
-                }
-                let rejected = &mut self.rejected_speeds;
-                if rejected.len() >= self.options.max_rejected_speeds {
-                    let (least, most) = rejected
-                        .iter()
-                        .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, m), &v| {
-                            (l.min(v), m.max(v))
-                        });
-                    let gnss_fresh = (self.last_gnss_s)
-                        .is_some_and(|last| time_s - last <= self.options.gnss_fresh_s);
-                    if most - least <= sigma && !gnss_fresh {
-                        // The road has shown one other speed frame after frame, and no
-                        // GNSS says otherwise: the filter, not the odometer, is taken to
-                        // be wrong (it may have believed a few bad readings in a turn),
-                        // and its speed is let go to the road's. (At night a car's own
-                        // headlights on the road read as a near standstill, frame after
-                        // frame, though not as one speed.)
-                        ekf.p[(SPEED, SPEED)] += (speed - ekf.x[SPEED]).powi(2);
-                        update_road_speed(ekf, speed, sigma, pitch_scale, f64::INFINITY);
-                        rejected.clear();
-                    } else {
-                        rejected.remove(0);
-                    }
-                }
-                let (yaw_rate, sigma) = motion.yaw_rate();
-                update_yaw_rate(ekf, yaw_rate, sigma, chi2_gate(1));
-            }
+        }
+        if let Some(motion) = motion {
+            self.take_road_motion(time_s, motion);
         }
         self.follow_road();
         let (vision, landmarks, lane_lines) = self.vision(time_s, detections, &mut flags);
@@ -594,6 +554,55 @@ impl Tracker {
         self.rejected_fixes = 0;
         self.rejected_speeds.clear();
         flags.started = true;
+    }
+
+    /// The road's motion since the last frame into the filter: its speed, gated, and let
+    /// go to the road's where the road shows one other speed frame after frame with nothing
+    /// to say otherwise; then its yaw rate, gated.
+    fn take_road_motion(&mut self, time_s: f64, motion: &GroundMotion) {
+        let Some(ekf) = &mut self.ekf else {
+            return;
+        };
+        let (speed, sigma) = motion.speed();
+        let off = odometry_grade_error(
+            &self.road,
+            ekf,
+            motion,
+            &self.camera,
+            self.options.wheelbase,
+        );
+        let sigma = sigma.hypot(off * speed);
+        let pitch_scale = pitch_scale(motion, &self.camera);
+        let applied = update_road_speed(ekf, speed, sigma, pitch_scale, chi2_gate(1));
+        if applied.applied {
+            self.rejected_speeds.clear();
+        } else {
+            self.rejected_speeds.push(speed);
+        }
+        let rejected = &mut self.rejected_speeds;
+        if rejected.len() >= self.options.max_rejected_speeds {
+            let (least, most) = rejected
+                .iter()
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, m), &v| {
+                    (l.min(v), m.max(v))
+                });
+            let gnss_fresh =
+                (self.last_gnss_s).is_some_and(|last| time_s - last <= self.options.gnss_fresh_s);
+            if most - least <= sigma && !gnss_fresh {
+                // The road has shown one other speed frame after frame, and no GNSS says
+                // otherwise: the filter, not the odometer, is taken to be wrong (it may
+                // have believed a few bad readings in a turn), and its speed is let go to
+                // the road's. (At night a car's own headlights on the road read as a near
+                // standstill, frame after frame, though not as one speed.)
+                ekf.p[(SPEED, SPEED)] += (speed - ekf.x[SPEED]).powi(2);
+                update_road_speed(ekf, speed, sigma, pitch_scale, f64::INFINITY);
+                rejected.clear();
+            } else {
+                rejected.remove(0);
+            }
+        }
+        let (yaw_rate, sigma) = motion.yaw_rate();
+        update_yaw_rate(ekf, yaw_rate, sigma, chi2_gate(1));
     }
 
     /// Keeps the vehicle on the map's road: its height as a measurement, its grade as the
@@ -1162,7 +1171,7 @@ fn update_road_speed(
     sigma: f64,
     pitch_scale: f64,
     gate: f64,
-) -> crate::filter::Innovation {
+) -> Innovation {
     let scale = 1.0 + ekf.x[ODOMETRY_SCALE];
     let pitched = 1.0 + pitch_scale * ekf.x[BODY_PITCH];
     let mut h = SMatrix::<f64, 1, STATE>::zeros();
