@@ -109,6 +109,19 @@ pub struct Ekf {
     pub p: Covariance,
     pub time_s: f64,
     pub noise: MotionNoise,
+    /// The heading at an earlier time, kept with its correlation to the state, so that a
+    /// change of heading measured since then can be applied (see [`Ekf::update_turn`]).
+    yaw_mark: Option<YawMark>,
+}
+
+/// A copy of the heading at `time_s` (a "stochastic clone"): its value, variance, and its
+/// covariance with the state as it moves on.
+#[derive(Debug, Clone, PartialEq)]
+struct YawMark {
+    time_s: f64,
+    yaw: f64,
+    variance: f64,
+    cross: State,
 }
 
 impl Ekf {
@@ -146,6 +159,7 @@ impl Ekf {
             p: Covariance::from_diagonal(&diagonal),
             time_s,
             noise,
+            yaw_mark: None,
         }
     }
 
@@ -272,6 +286,10 @@ impl Ekf {
         q[(ODOMETRY_SCALE, ODOMETRY_SCALE)] =
             n.odometry_scale.powi(2) * (1.0 - scale_keep * scale_keep);
         self.p = f * self.p * f.transpose() + q;
+        if let Some(mark) = &mut self.yaw_mark {
+            // The marked heading does not move, and the process noise is independent of it.
+            mark.cross = f * mark.cross;
+        }
         self.time_s = time_s;
     }
 
@@ -318,6 +336,13 @@ impl Ekf {
             };
         }
         let gain = self.p * h.transpose() * s_inverse;
+        if let Some(mark) = &mut self.yaw_mark {
+            // The measurement tells of the marked heading too, through its correlation.
+            let mark_gain = s_inverse * h * mark.cross;
+            mark.yaw += (mark_gain.transpose() * y)[(0, 0)];
+            mark.variance -= (mark.cross.transpose() * h.transpose() * mark_gain)[(0, 0)];
+            mark.cross -= gain * (h * mark.cross);
+        }
         self.x += gain * y;
         self.x[YAW] = wrap_angle(self.x[YAW]);
         // Joseph form: stays symmetric and positive with the large gains of a first fix.
@@ -325,6 +350,58 @@ impl Ekf {
         self.p = i_kh * self.p * i_kh.transpose() + gain * r * gain.transpose();
         self.p = (self.p + self.p.transpose()) * 0.5;
         Innovation { nis, applied: true }
+    }
+
+    /// Marks the heading now, for a turn measured from here to a later time.
+    pub fn mark_yaw(&mut self) {
+        self.yaw_mark = Some(YawMark {
+            time_s: self.time_s,
+            yaw: self.x[YAW],
+            variance: self.p[(YAW, YAW)],
+            cross: self.p.column(YAW).into_owned(),
+        });
+    }
+
+    /// Applies a measured change of heading `turn` (rad, σ `sigma`) since `since_s`, when
+    /// the heading was marked then and within `gate`; `None` when it was not marked. Unlike
+    /// a yaw rate, speed × curvature, a change of heading moves the heading whatever the
+    /// filter thinks of the speed: a car seen turning a corner at a speed nothing measures.
+    /// It moves the heading only: on its own a turn tells neither the speed nor the
+    /// curvature (a sharp turn driven slowly, a gentle one fast, or either reversing).
+    pub fn update_turn(
+        &mut self,
+        since_s: f64,
+        turn: f64,
+        sigma: f64,
+        gate: f64,
+    ) -> Option<Innovation> {
+        let mark = self
+            .yaw_mark
+            .take()
+            .filter(|mark| (mark.time_s - since_s).abs() < 1e-6)?;
+        // The heading's change, yaw − marked yaw, as the measurement of the state widened by
+        // the mark.
+        let y = wrap_angle(turn - wrap_angle(self.x[YAW] - mark.yaw));
+        let (yaw_variance, with_mark) = (self.p[(YAW, YAW)], mark.cross[YAW]);
+        let s = yaw_variance - 2.0 * with_mark + mark.variance + sigma * sigma;
+        let nis = y * y / s;
+        if !(nis <= gate) {
+            return Some(Innovation {
+                nis,
+                applied: false,
+            });
+        }
+        // The heading's optimal gain, the others' zero: the heading becomes
+        // (1 − k)·yaw + k·(marked yaw + turn), and its covariances follow from that.
+        let k = (yaw_variance - with_mark) / s;
+        self.x[YAW] = wrap_angle(self.x[YAW] + k * y);
+        let mut column = self.p.column(YAW) * (1.0 - k) + mark.cross * k;
+        column[YAW] = (1.0 - k).powi(2) * yaw_variance
+            + 2.0 * k * (1.0 - k) * with_mark
+            + k * k * (mark.variance + sigma * sigma);
+        self.p.set_column(YAW, &column);
+        self.p.set_row(YAW, &column.transpose());
+        Some(Innovation { nis, applied: true })
     }
 }
 
@@ -443,6 +520,53 @@ mod tests {
         let doubt = |ekf: &Ekf| ekf.p[(YAW, YAW)] - 0.01f64.powi(2);
         assert!(doubt(&unknown) > 50.0 * doubt(&known));
         assert!(doubt(&unknown).sqrt().to_degrees() > 2.0);
+    }
+
+    #[test]
+    fn a_turn_seen_turns_the_heading_of_a_car_of_unknown_speed() {
+        // A car believed standing, its speed unsure by 3 m/s, drives round a right-angled
+        // corner in 2 s; only the turn from frame to frame (15 a second) is seen.
+        let mut ekf = straight_east(0.0);
+        ekf.p[(SPEED, SPEED)] = 9.0;
+        let mut blind = ekf.clone();
+        let per_frame = -std::f64::consts::FRAC_PI_2 / 30.0;
+        for k in 1..=30 {
+            let time_s = k as f64 / 15.0;
+            ekf.mark_yaw();
+            ekf.predict(time_s);
+            let outcome = ekf.update_turn(time_s - 1.0 / 15.0, per_frame, 0.005, chi2_gate(1));
+            assert!(outcome.is_some_and(|outcome| outcome.applied));
+            blind.predict(time_s);
+        }
+        let sigma = |ekf: &Ekf| ekf.p[(YAW, YAW)].sqrt().to_degrees();
+        assert!((ekf.yaw().to_degrees() + 90.0).abs() < 1.0, "{}", ekf.yaw());
+        assert!(sigma(&ekf) < 2.0, "heading σ {}°", sigma(&ekf));
+        // Not seen, the turn is only a growing doubt.
+        assert!(blind.yaw().abs() < 1e-9 && sigma(&blind) > 10.0);
+        // A turn since a time not marked is not applied.
+        ekf.mark_yaw();
+        ekf.predict(2.1);
+        assert_eq!(ekf.update_turn(2.05, 0.1, 0.005, chi2_gate(1)), None);
+    }
+
+    #[test]
+    fn a_heading_measured_after_the_mark_moves_the_mark_too() {
+        // Heading 0 ± 0.2 rad, marked; a compass says 0.1 rad (±0.01) a moment later, then the
+        // turn since the mark is seen to be none: the heading stays at the compass's, the
+        // compass having told where the marked heading was as well.
+        let mut ekf = straight_east(0.0);
+        ekf.p[(YAW, YAW)] = 0.04;
+        ekf.mark_yaw();
+        ekf.predict(0.1);
+        let mut h = SMatrix::<f64, 1, STATE>::zeros();
+        h[(0, YAW)] = 1.0;
+        let compass = nalgebra::Vector1::new(0.1);
+        let predicted = nalgebra::Vector1::new(ekf.yaw());
+        let r = SMatrix::<f64, 1, 1>::new(0.01f64.powi(2));
+        ekf.update(&compass, &predicted, &h, &r, &[0], chi2_gate(1));
+        let outcome = ekf.update_turn(0.0, 0.0, 0.001, chi2_gate(1));
+        assert!(outcome.is_some_and(|outcome| outcome.applied && outcome.nis < 1.0));
+        assert!((ekf.yaw() - 0.1).abs() < 0.003, "{}", ekf.yaw());
     }
 
     #[test]
