@@ -7,16 +7,19 @@
 //! wheels), high-passed so that only texture remains (`surface.rs`), and aligned with the
 //! previous frame's grid over forward distance and yaw (`align.rs`). The grid is split across the road into strips that are
 //! aligned separately: a pillar, a wall or a car ahead breaks the flat-road assumption in
-//! one strip, and a motion counts only when strips agree on it.
+//! one strip, and a motion counts only when strips agree on it. Where the road shows no
+//! motion at all, the horizon may still show the turn (`compass.rs`).
 
 // `!(x < y)` is deliberate: NaN must fail every such check.
 #![allow(clippy::neg_cmp_op_on_partial_ord)]
 
 mod align;
+mod compass;
 mod grid;
 mod surface;
 
 use align::{Alignment, SearchRange};
+pub use compass::{HorizonCompass, Profile, Turn};
 use grid::GroundGrid;
 use surface::{sample_luminance, RoadSurface};
 
@@ -30,11 +33,12 @@ pub struct GroundMotion {
     pub time_s: f64,
     /// Seconds since the earlier frame.
     pub interval_s: f64,
-    /// Distance driven forward (m; negative when reversing).
-    pub distance_m: f64,
+    /// Distance driven forward (m; negative when reversing); `None` when only the turn
+    /// was seen (on the horizon, the road showing nothing).
+    pub distance_m: Option<f64>,
     /// Change of yaw (rad, counter-clockwise positive: a left turn).
     pub yaw_change_rad: f64,
-    /// Standard deviation of `distance_m` (m).
+    /// Standard deviation of `distance_m` (m), when there is one.
     pub distance_sigma_m: f64,
     /// Standard deviation of `yaw_change_rad` (rad).
     pub yaw_sigma_rad: f64,
@@ -46,12 +50,14 @@ pub struct GroundMotion {
 }
 
 impl GroundMotion {
-    /// Mean speed over the interval (m/s) and its standard deviation.
-    pub fn speed(&self) -> (f64, f64) {
-        (
-            self.distance_m / self.interval_s,
+    /// Mean speed over the interval (m/s) and its standard deviation, when the distance
+    /// was seen.
+    pub fn speed(&self) -> Option<(f64, f64)> {
+        let distance_m = self.distance_m?;
+        Some((
+            distance_m / self.interval_s,
             self.distance_sigma_m / self.interval_s,
-        )
+        ))
     }
 
     /// Mean yaw rate over the interval (rad/s, counter-clockwise) and its standard
@@ -69,6 +75,8 @@ impl GroundMotion {
 #[derive(Debug, Clone)]
 pub struct RoadOdometry {
     grid: GroundGrid,
+    /// The turn where the road shows none.
+    compass: Option<HorizonCompass>,
     previous: Option<Observed>,
     /// What stays put in the grid while the car moves: the tint of a wet road's
     /// reflections, fog, a wall's smooth face, marks on the lens. It is the same in every
@@ -131,6 +139,7 @@ struct Observed {
     surface: RoadSurface,
     foreground: Option<RoadSurface>,
     picture: Picture,
+    horizon: Option<Profile>,
 }
 
 /// The picture's green channel every [`PICTURE_STEP`] pixels across and down.
@@ -205,6 +214,7 @@ impl RoadOdometry {
             background: vec![0.0; grid.len()],
             background_frames: 0,
             grid,
+            compass: HorizonCompass::new(camera),
             previous: None,
             last: None,
             unconfirmed: None,
@@ -237,36 +247,70 @@ impl RoadOdometry {
                 foreground.mask(&seen_again);
             }
         }
+        let horizon = self.compass.as_ref().map(|compass| compass.profile(image));
         let current = Observed {
             time_s,
             luminance,
             surface,
             foreground,
             picture,
+            horizon,
         };
         let previous = self.previous.take();
         let interval_s = interval_s.filter(|&dt| dt > 0.0 && dt <= MAX_INTERVAL_S);
         let warm = current.foreground.is_some();
-        let found = previous.zip(interval_s).and_then(|(previous, interval_s)| {
-            if standing && warm {
-                Some(Alignment {
-                    distance_m: 0.0,
-                    yaw_change_rad: 0.0,
+        let (Some(previous), Some(interval_s)) = (previous, interval_s) else {
+            self.previous = Some(current);
+            return None;
+        };
+        let found = if standing && warm {
+            Some(Alignment {
+                distance_m: 0.0,
+                yaw_change_rad: 0.0,
+            })
+        } else {
+            self.found(&previous, &current, interval_s)
+        };
+        let motion = match found {
+            Some(found) => {
+                self.last = Some(LastMotion::of(&found, time_s, interval_s));
+                Some(GroundMotion {
+                    time_s,
+                    interval_s,
+                    distance_m: Some(found.distance_m),
+                    yaw_change_rad: found.yaw_change_rad,
+                    distance_sigma_m: DISTANCE_SIGMA_M,
+                    yaw_sigma_rad: YAW_SIGMA_RAD,
+                    road_ahead_m: self.grid.ahead_m(),
                 })
-            } else {
-                self.found(&previous, &current, interval_s)
             }
-        });
+            None => self.turn(&previous, &current, interval_s),
+        };
         self.previous = Some(current);
-        let (found, interval_s) = (found?, interval_s?);
-        self.last = Some(LastMotion::of(&found, time_s, interval_s));
+        motion
+    }
+
+    /// The turn between two frames on the horizon, as a motion of unknown distance; none
+    /// between copies of one picture (a recorder repeating a frame says nothing).
+    fn turn(
+        &self,
+        previous: &Observed,
+        current: &Observed,
+        interval_s: f64,
+    ) -> Option<GroundMotion> {
+        if current.picture == previous.picture {
+            return None;
+        }
+        let compass = self.compass.as_ref()?;
+        let (before, now) = (previous.horizon.as_ref()?, current.horizon.as_ref()?);
+        let turn = compass.turn(before, now, interval_s)?;
         Some(GroundMotion {
-            time_s,
+            time_s: current.time_s,
             interval_s,
-            distance_m: found.distance_m,
-            yaw_change_rad: found.yaw_change_rad,
+            distance_m: None,
+            yaw_change_rad: turn.yaw_change_rad,
             distance_sigma_m: DISTANCE_SIGMA_M,
-            yaw_sigma_rad: YAW_SIGMA_RAD,
+            yaw_sigma_rad: turn.sigma_rad,
             road_ahead_m: self.grid.ahead_m(),
         })
     }

@@ -165,6 +165,11 @@ pub struct TrackerOptions {
     /// After this many consecutive road speeds outside the gate the filter's speed is let
     /// go to the road's (a third of a second at 15 fps).
     pub max_rejected_speeds: usize,
+    /// A turn seen on the horizon alone is taken only when the filter's speed is this
+    /// unsure (1σ, m/s): with the speed known, speed × curvature turns the heading through
+    /// a frame or two the road missed as well, and the horizon reads turns a tenth too
+    /// large.
+    pub horizon_turn_speed_sigma: f64,
     /// Traffic keeps to the right (false: to the left). A track started from GNSS, whose
     /// error across the road is often more than half a lane, starts in the half of the
     /// carriageway its heading drives in; lane lines look alike, and started in the
@@ -205,6 +210,7 @@ impl Default for TrackerOptions {
             gnss_fresh_s: 1.1,
             max_rejected_fixes: 5,
             max_rejected_speeds: 5,
+            horizon_turn_speed_sigma: 1.5,
             right_hand_traffic: true,
             landmark_lane_points: 6,
             wheelbase: 2.8,
@@ -322,6 +328,9 @@ impl Tracker {
         {
             self.ekf = None;
             flags.lost = true;
+        }
+        if let Some(ekf) = &mut self.ekf {
+            ekf.mark_yaw();
         }
         self.estimate(time_s, vision, landmarks, lane_lines, flags)
     }
@@ -558,12 +567,24 @@ impl Tracker {
 
     /// The road's motion since the last frame into the filter: its speed, gated, and let
     /// go to the road's where the road shows one other speed frame after frame with nothing
-    /// to say otherwise; then its yaw rate, gated.
+    /// to say otherwise; then its yaw rate, gated. A motion seen on the horizon alone is a
+    /// change of heading since the last frame.
     fn take_road_motion(&mut self, time_s: f64, motion: &GroundMotion) {
         let Some(ekf) = &mut self.ekf else {
             return;
         };
-        let (speed, sigma) = motion.speed();
+        let Some((speed, sigma)) = motion.speed() else {
+            if ekf.p[(SPEED, SPEED)].sqrt() > self.options.horizon_turn_speed_sigma {
+                // Only the turn was seen: the heading's change since the last frame.
+                ekf.update_turn(
+                    motion.time_s - motion.interval_s,
+                    motion.yaw_change_rad,
+                    motion.yaw_sigma_rad,
+                    chi2_gate(1),
+                );
+            }
+            return;
+        };
         let off = odometry_grade_error(
             &self.road,
             ekf,

@@ -11,7 +11,8 @@ use mapfix_map::Map;
 use mapfix_odometry::GroundMotion;
 use mapfix_tracker::associate::{associate, AssociationOptions, Prior};
 use mapfix_tracker::{
-    FrameEstimate, GnssInput, GnssPosition, GnssQuality, Tracker, TrackerError, TrackerOptions,
+    FrameEstimate, GnssInput, GnssPosition, GnssQuality, TrackedPose, Tracker, TrackerError,
+    TrackerOptions,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -297,7 +298,9 @@ fn road_motion(before: &Truth, after: &Truth, rng: &mut ChaCha8Rng) -> GroundMot
     GroundMotion {
         time_s: after.time_s,
         interval_s: after.time_s - before.time_s,
-        distance_m: distance + distance_sigma_m * rng.sample::<f64, _>(rand_distr::StandardNormal),
+        distance_m: Some(
+            distance + distance_sigma_m * rng.sample::<f64, _>(rand_distr::StandardNormal),
+        ),
         yaw_change_rad: wrap_angle(after.yaw - before.yaw)
             + yaw_sigma_rad * rng.sample::<f64, _>(rand_distr::StandardNormal),
         distance_sigma_m,
@@ -979,27 +982,35 @@ proptest::proptest! {
     }
 }
 
-/// The filter's speed after the road told it that the car braked from 5 m/s to a stop in a
-/// turn and stood, then drove straight on at 5 m/s for 1 s; GNSS gave the start, or all
-/// along keeps the car where it started.
-fn speed_after_a_start(gnss_all_along: bool) -> f64 {
+/// The track after the road told it that the car braked from 5 m/s to a stop in a turn
+/// and stood (1 s each), then moved on as `moving(frame)` says from frame 31 (15 frames a
+/// second) to `last_frame`; GNSS gave the start, or all along keeps the car where it
+/// started.
+fn after_a_stop(
+    last_frame: usize,
+    moving: impl Fn(usize) -> (Option<f64>, f64),
+    gnss_all_along: bool,
+) -> TrackedPose {
     let drive = drive();
     let mut tracker = Tracker::new(&drive.map, drive.camera, TrackerOptions::default()).unwrap();
     let at = drive.truth[0].position;
-    let mut speed = f64::NAN;
-    for frame in 0..=45 {
+    let mut pose = None;
+    for frame in 0..=last_frame {
         let time_s = frame as f64 / 15.0;
-        let (road_speed, curvature) = match frame {
-            0..=15 => (5.0 * (1.0 - frame as f64 / 15.0), 0.05),
-            16..=30 => (0.0, 0.0),
-            _ => (5.0, 0.0),
+        // Distance (m, when seen) and yaw change (rad) since the last frame.
+        let (distance_m, yaw_change_rad) = match frame {
+            0..=15 => {
+                let distance_m = 5.0 * (1.0 - frame as f64 / 15.0) / 15.0;
+                (Some(distance_m), 0.05 * distance_m)
+            }
+            16..=30 => (Some(0.0), 0.0),
+            _ => moving(frame),
         };
-        let distance_m = road_speed / 15.0;
         let motion = GroundMotion {
             time_s,
             interval_s: 1.0 / 15.0,
             distance_m,
-            yaw_change_rad: distance_m * curvature,
+            yaw_change_rad,
             distance_sigma_m: 0.06,
             yaw_sigma_rad: 0.004,
             road_ahead_m: (5.0, 12.0),
@@ -1017,10 +1028,9 @@ fn speed_after_a_start(gnss_all_along: bool) -> f64 {
             Vec::new()
         };
         let motion = (frame > 0).then_some(motion);
-        let estimate = tracker.step(time_s, None, motion.as_ref(), &epochs);
-        speed = estimate.pose.expect("a track").speed;
+        pose = tracker.step(time_s, None, motion.as_ref(), &epochs).pose;
     }
-    speed
+    pose.expect("a track")
 }
 
 #[test]
@@ -1028,9 +1038,28 @@ fn a_filter_sure_the_car_stands_follows_the_road_once_it_shows_one_speed_through
     // In a turn the yaw rate, speed × curvature, holds a standing filter's speed at zero;
     // nothing else measures it without GNSS, and after a third of a second of road speeds
     // outside its gate the filter takes the road's word.
-    let speed = speed_after_a_start(false);
+    let straight_on = |_| (Some(5.0 / 15.0), 0.0);
+    let speed = after_a_stop(45, straight_on, false).speed;
     assert!((speed - 5.0).abs() < 0.5, "speed {speed:.2} m/s");
     // A GNSS that keeps the car where it stands outweighs the road.
-    let speed = speed_after_a_start(true);
+    let speed = after_a_stop(45, straight_on, true).speed;
     assert!(speed.abs() < 1.0, "speed {speed:.2} m/s");
+}
+
+#[test]
+fn a_car_driving_off_where_the_road_shows_only_its_turn_turns_its_heading() {
+    // It drives off round a right-angled corner in 3 s over a floor too plain to show the
+    // distance, turning faster as it speeds up; the horizon shows the turn frame by frame.
+    // The filter cannot tell the speed, so a yaw rate (speed × curvature) would leave its
+    // heading where it was.
+    let per_frame_and_frame = std::f64::consts::FRAC_PI_2 / (45.0 * 46.0 / 2.0);
+    let right_turn = |frame| (None, -per_frame_and_frame * (frame - 30) as f64);
+    let standing = after_a_stop(30, right_turn, false);
+    let pose = after_a_stop(75, right_turn, false);
+    let turned = wrap_angle(pose.yaw - standing.yaw).to_degrees();
+    assert!((turned + 90.0).abs() < 5.0, "turned {turned:.1}°");
+    // The turn tells nothing of the speed (a car reversing on a left-hand curve turns
+    // right too).
+    assert!(pose.speed.abs() < 1.0, "speed {:.2} m/s", pose.speed);
+    assert!(pose.sigma_heading().to_degrees() < 5.0);
 }
