@@ -9,6 +9,9 @@ use crate::surface::RoadSurface;
 const MAX_SPEED: f64 = 40.0;
 const MAX_REVERSE_SPEED: f64 = 8.0;
 const MAX_YAW_RATE: f64 = 1.0;
+/// A car cannot turn on the spot: its tightest turn, about 4 m round the rear axle, holds
+/// its yaw change to this much per metre driven (1/m), give or take a coarse step.
+const MAX_CURVATURE: f64 = 0.25;
 /// Furthest distance (m) searched: half the grid must still overlap.
 const MAX_DISTANCE_M: f64 = 2.5;
 /// Steps of the coarse search (on every other cell) and of the fine one.
@@ -162,6 +165,9 @@ pub fn align(
     let mut best: [Option<StripBest>; STRIPS] = [None; STRIPS];
     for yaw_rad in steps(range.yaw_rad.0, range.yaw_rad.1, COARSE_YAW_RAD) {
         for distance_m in steps(range.distance_m.0, range.distance_m.1, COARSE_DISTANCE_M) {
+            if !drivable(distance_m, yaw_rad) {
+                continue;
+            }
             let sums = correlate(grid, previous, current, distance_m, yaw_rad, 2);
             for (strip, sums) in sums.iter().enumerate() {
                 let score = sums.correlation();
@@ -200,6 +206,12 @@ pub fn align(
         return None;
     }
     refine(grid, previous, current, &anchor, &strips)
+        .filter(|found| drivable(found.distance_m, found.yaw_change_rad))
+}
+
+/// Whether a car can make the motion (see [`MAX_CURVATURE`]).
+fn drivable(distance_m: f64, yaw_rad: f64) -> bool {
+    yaw_rad.abs() <= MAX_CURVATURE * distance_m.abs() + COARSE_YAW_RAD
 }
 
 /// The fine search around the coarse motion over the agreeing strips, with a parabola
@@ -319,4 +331,57 @@ fn bilinear(surface: &RoadSurface, grid: &GroundGrid, row: f64, col: f64) -> Opt
     let bottom = at(r0 + 1, c0) * (1.0 - fc) + at(r0 + 1, c0 + 1) * fc;
     let value = top * (1.0 - fr) + bottom * fr;
     (!value.is_nan()).then_some(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::surface::sample_luminance;
+    use mapfix_core::{Attitude, Pose, Vec3};
+    use mapfix_sim::drive::dashcam;
+    use mapfix_sim::labels::render_labelled;
+    use mapfix_sim::render::{Conditions, ConditionsPreset, Scene};
+
+    /// The demo town's avenue, seen by day from where the car stands and from `moved`
+    /// (forward m, left turn rad) further on, as the odometer's grid and road surfaces.
+    fn avenue(moved: (f64, f64)) -> (GroundGrid, RoadSurface, RoadSurface) {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../maps/demo-town.geojson");
+        let map = mapfix_map::geojson::load(std::path::Path::new(path)).unwrap();
+        let scene = Scene::build(&map, 1);
+        let camera = dashcam(960, 540, 15.0);
+        let grid = GroundGrid::new(&camera).unwrap();
+        let day = Conditions::preset(ConditionsPreset::Day);
+        let surface = |k: usize, distance_m: f64, yaw: f64| {
+            let position = Vec3::new(300.0 + distance_m, 148.0, 0.0);
+            let pose = Pose::new(
+                position,
+                Attitude {
+                    roll: 0.0,
+                    pitch: 0.0,
+                    yaw,
+                },
+            );
+            let (frame, _) = render_labelled(&map, &scene, &camera, &pose, &day, k as u64, &[], k);
+            RoadSurface::texture(&grid, &sample_luminance(&grid, &frame.image))
+        };
+        let (before, after) = (surface(0, 0.0, 0.0), surface(1, moved.0, moved.1));
+        (grid, before, after)
+    }
+
+    #[test]
+    fn a_turn_on_the_spot_is_no_motion_a_car_can_make() {
+        let range = SearchRange::for_interval(1.0 / 15.0);
+        // Driving 0.4 m while turning 2° (a 11 m radius) is found.
+        let (grid, before, after) = avenue((0.4, 2f64.to_radians()));
+        let found = align(&grid, &before, &after, &range).expect("a motion");
+        assert!((found.distance_m - 0.4).abs() < 0.05, "{found:?}");
+        assert!(
+            (found.yaw_change_rad.to_degrees() - 2.0).abs() < 0.3,
+            "{found:?}"
+        );
+        // Turning 2° where it stands is not: the road's texture alone would read it so.
+        let (grid, before, after) = avenue((0.0, 2f64.to_radians()));
+        let found = align(&grid, &before, &after, &range);
+        assert_eq!(found, None);
+    }
 }
