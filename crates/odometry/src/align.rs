@@ -263,7 +263,7 @@ fn refine(
 
 /// Offset (−½…½) of the top of the parabola through three equally spaced values, the
 /// middle one the largest.
-fn vertex(left: f64, middle: f64, right: f64) -> f64 {
+pub(crate) fn vertex(left: f64, middle: f64, right: f64) -> f64 {
     let curvature = left - 2.0 * middle + right;
     if !(curvature < 0.0) || !left.is_finite() || !right.is_finite() {
         return 0.0;

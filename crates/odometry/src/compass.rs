@@ -7,6 +7,7 @@
 //! twentieth of a degree a frame on a straight street, so the road's own turn is preferred
 //! wherever there is one.
 
+use crate::align::vertex;
 use image::RgbImage;
 use mapfix_core::{CameraModel, Pose, Vec3};
 
@@ -156,13 +157,7 @@ impl HorizonCompass {
             return None;
         }
         // The minimum between samples: a parabola through the best and its neighbours.
-        let (left, right) = (costs[best - 1], costs[best + 1]);
-        let curvature = left - 2.0 * least + right;
-        let offset = if curvature > 0.0 {
-            0.5 * (left - right) / curvature
-        } else {
-            0.0
-        };
+        let offset = vertex(-costs[best - 1], -least, -costs[best + 1]);
         let yaw_change_rad = -(best as f64 - most as f64 + offset) * STEP_RAD;
         Some(Turn {
             yaw_change_rad,

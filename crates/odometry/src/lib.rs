@@ -271,48 +271,38 @@ impl RoadOdometry {
         } else {
             self.found(&previous, &current, interval_s)
         };
-        let motion = match found {
+        // Distance (when seen), yaw change and its σ: off the road, else on the horizon.
+        let seen = match found {
             Some(found) => {
                 self.last = Some(LastMotion::of(&found, time_s, interval_s));
-                Some(GroundMotion {
-                    time_s,
-                    interval_s,
-                    distance_m: Some(found.distance_m),
-                    yaw_change_rad: found.yaw_change_rad,
-                    distance_sigma_m: DISTANCE_SIGMA_M,
-                    yaw_sigma_rad: YAW_SIGMA_RAD,
-                    road_ahead_m: self.grid.ahead_m(),
-                })
+                Some((Some(found.distance_m), found.yaw_change_rad, YAW_SIGMA_RAD))
             }
-            None => self.turn(&previous, &current, interval_s),
+            None => self
+                .turn(&previous, &current, interval_s)
+                .map(|turn| (None, turn.yaw_change_rad, turn.sigma_rad)),
         };
         self.previous = Some(current);
-        motion
+        let (distance_m, yaw_change_rad, yaw_sigma_rad) = seen?;
+        Some(GroundMotion {
+            time_s,
+            interval_s,
+            distance_m,
+            yaw_change_rad,
+            distance_sigma_m: DISTANCE_SIGMA_M,
+            yaw_sigma_rad,
+            road_ahead_m: self.grid.ahead_m(),
+        })
     }
 
-    /// The turn between two frames on the horizon, as a motion of unknown distance; none
-    /// between copies of one picture (a recorder repeating a frame says nothing).
-    fn turn(
-        &self,
-        previous: &Observed,
-        current: &Observed,
-        interval_s: f64,
-    ) -> Option<GroundMotion> {
+    /// The turn between two frames on the horizon; none between copies of one picture (a
+    /// recorder repeating a frame says nothing).
+    fn turn(&self, previous: &Observed, current: &Observed, interval_s: f64) -> Option<Turn> {
         if current.picture == previous.picture {
             return None;
         }
         let compass = self.compass.as_ref()?;
         let (before, now) = (previous.horizon.as_ref()?, current.horizon.as_ref()?);
-        let turn = compass.turn(before, now, interval_s)?;
-        Some(GroundMotion {
-            time_s: current.time_s,
-            interval_s,
-            distance_m: None,
-            yaw_change_rad: turn.yaw_change_rad,
-            distance_sigma_m: DISTANCE_SIGMA_M,
-            yaw_sigma_rad: turn.sigma_rad,
-            road_ahead_m: self.grid.ahead_m(),
-        })
+        compass.turn(before, now, interval_s)
     }
 
     /// The motion between two frames: on their foregrounds, else a standing or creeping car
