@@ -537,6 +537,20 @@ fn report_text(metrics: &Metrics) -> String {
         figure(s.median_center_error_px),
         figure(s.median_center_error_px_1280)
     );
+    for band in s.by_height.iter().filter(|band| band.labels > 0) {
+        let to = band
+            .to_px_1280
+            .map_or_else(|| "+".to_string(), |to| format!("–{to:.0}"));
+        text += &format!(
+            "  {:.0}{to} px tall: recall {} ({} of {}), localised {}, class accuracy {}\n",
+            band.from_px_1280,
+            figure(band.recall()),
+            band.true_positives,
+            band.labels,
+            band.localised,
+            figure(band.class_accuracy()),
+        );
+    }
     match &metrics.lanes {
         None => text += "lanes: no lane labels in this set\n",
         Some(lanes) => {

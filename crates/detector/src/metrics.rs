@@ -66,6 +66,9 @@ pub const LANE_ROW_SPACING_1280: f32 = 10.0;
 pub const LANE_MATCH_SHARE: f64 = 0.85;
 /// Boxes overlapping by at least this IoU match.
 pub const MIN_IOU: f32 = 0.5;
+/// Where the height bands of [`SignMetrics::by_height`] part (pixels at
+/// [`REFERENCE_WIDTH`]): below the first, between them, from the last up.
+pub const HEIGHT_BAND_EDGES_1280: [f32; 2] = [40.0, 80.0];
 
 /// Which labels count and which detections are the detector's answer.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -114,7 +117,36 @@ pub struct SignMetrics {
     pub class_accuracy: Option<f64>,
     pub median_center_error_px: Option<f64>,
     pub median_center_error_px_1280: Option<f64>,
+    /// The required labels by height (small signs are the hard part): the bands below,
+    /// between and above [`HEIGHT_BAND_EDGES_1280`].
+    pub by_height: Vec<HeightBand>,
     pub rules: SignRules,
+}
+
+/// Recall and classification of the required labels of one height band, at the operating
+/// threshold.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct HeightBand {
+    /// Label heights from this (inclusive) …
+    pub from_px_1280: f32,
+    /// … to this (exclusive; `None`: no upper end), pixels at [`REFERENCE_WIDTH`].
+    pub to_px_1280: Option<f32>,
+    pub labels: usize,
+    /// Labels found with their class (true positives).
+    pub true_positives: usize,
+    /// Labels found regardless of class, and of those how many with the right class.
+    pub localised: usize,
+    pub right_class: usize,
+}
+
+impl HeightBand {
+    pub fn recall(&self) -> Option<f64> {
+        ratio(self.true_positives, self.labels)
+    }
+
+    pub fn class_accuracy(&self) -> Option<f64> {
+        ratio(self.right_class, self.localised)
+    }
 }
 
 /// F1 counts of one lane slot.
@@ -183,6 +215,7 @@ pub struct Evaluation {
     right_class: usize,
     center_errors: Vec<f64>,
     center_errors_1280: Vec<f64>,
+    by_height: Vec<HeightBand>,
     lanes: Option<LaneCounts>,
 }
 
@@ -198,8 +231,18 @@ impl Evaluation {
             right_class: 0,
             center_errors: Vec::new(),
             center_errors_1280: Vec::new(),
+            by_height: height_bands(rules.min_height_1280),
             lanes: None,
         }
+    }
+
+    /// The height band of a label `height_1280` pixels tall (at [`REFERENCE_WIDTH`]).
+    fn band(&mut self, height_1280: f32) -> &mut HeightBand {
+        let index = HEIGHT_BAND_EDGES_1280
+            .iter()
+            .filter(|&&edge| height_1280 >= edge.max(self.rules.min_height_1280))
+            .count();
+        &mut self.by_height[index]
     }
 
     /// Adds one image: its labels (`lanes` is `None` where the set labels no lane lines),
@@ -225,6 +268,10 @@ impl Evaluation {
                     && on_picture
             })
             .collect();
+        let height_1280 = |t: usize| (signs[t].bbox[3] - signs[t].bbox[1]) * to_1280;
+        for t in (0..signs.len()).filter(|&t| required[t]) {
+            self.band(height_1280(t)).labels += 1;
+        }
         let required_count = required.iter().filter(|&&r| r).count();
         self.labels += required_count;
         self.dont_care += signs.len() - required_count;
@@ -246,6 +293,9 @@ impl Evaluation {
             }) {
                 Some(t) => {
                     taken[t] = true;
+                    if detection.score >= self.rules.min_score {
+                        self.band(height_1280(t)).true_positives += 1;
+                    }
                     Outcome::TruePositive
                 }
                 None if best_overlap(signs, &detection.bbox, |t| !required[t]).is_some() => {
@@ -266,8 +316,12 @@ impl Evaluation {
             if let Some(t) = best_overlap(signs, &detection.bbox, |t| required[t] && !taken[t]) {
                 taken[t] = true;
                 let label = &signs[t];
+                let right_class = usize::from(label.class == detection.class);
                 self.localised += 1;
-                self.right_class += usize::from(label.class == detection.class);
+                self.right_class += right_class;
+                let band = self.band(height_1280(t));
+                band.localised += 1;
+                band.right_class += right_class;
                 let error = f64::from(distance(detection.center, label.center));
                 self.center_errors.push(error);
                 self.center_errors_1280.push(error * f64::from(to_1280));
@@ -312,6 +366,7 @@ impl Evaluation {
             class_accuracy: ratio(self.right_class, self.localised),
             median_center_error_px: median(&self.center_errors),
             median_center_error_px_1280: median(&self.center_errors_1280),
+            by_height: self.by_height.clone(),
             rules: self.rules,
         };
         Metrics {
@@ -320,6 +375,23 @@ impl Evaluation {
             lanes: self.lanes.as_ref().map(lane_metrics),
         }
     }
+}
+
+/// Empty bands from `min_height_1280` up, parted at [`HEIGHT_BAND_EDGES_1280`].
+fn height_bands(min_height_1280: f32) -> Vec<HeightBand> {
+    let [low, high] = HEIGHT_BAND_EDGES_1280.map(|edge| edge.max(min_height_1280));
+    [
+        (min_height_1280, Some(low)),
+        (low, Some(high)),
+        (high, None),
+    ]
+    .into_iter()
+    .map(|(from_px_1280, to_px_1280)| HeightBand {
+        from_px_1280,
+        to_px_1280,
+        ..HeightBand::default()
+    })
+    .collect()
 }
 
 /// The label passing `eligible` that overlaps `bbox` most, if by IoU ≥ [`MIN_IOU`].
@@ -741,6 +813,33 @@ mod tests {
         cut.center = [1311.0, 68.0];
         let signs = evaluate(&[(image(vec![cut]), detections(vec![]))]).signs;
         assert_eq!((signs.labels, signs.dont_care, signs.misses), (0, 1, 0));
+    }
+
+    #[test]
+    fn recall_is_broken_down_by_the_signs_height() {
+        // 30, 60 and 120 px tall in a 1280-wide image: one sign per band.
+        let small = label(1, [0.0, 0.0, 30.0, 30.0]);
+        let middle = label(2, [100.0, 0.0, 160.0, 60.0]);
+        let large = label(3, [200.0, 0.0, 320.0, 120.0]);
+        let truth = image(vec![small.clone(), middle.clone(), large.clone()]);
+        // The small one missed, the middle one found with a wrong class, the large one found.
+        let answer = detections(vec![found(9, 0.9, middle.bbox), found(3, 0.9, large.bbox)]);
+        let bands = evaluate(&[(truth, answer)]).signs.by_height;
+        let summary: Vec<_> = bands
+            .iter()
+            .map(|b| {
+                let counts = (b.labels, b.true_positives, b.localised, b.right_class);
+                (b.from_px_1280, b.to_px_1280, counts)
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            vec![
+                (20.0, Some(40.0), (1, 0, 0, 0)),
+                (40.0, Some(80.0), (1, 0, 1, 0)),
+                (80.0, None, (1, 1, 1, 1)),
+            ]
+        );
     }
 
     #[test]
