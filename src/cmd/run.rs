@@ -189,7 +189,7 @@ fn drive_bar(drive: &Drive) -> ProgressBar {
     bar
 }
 
-fn sha256(path: &Path) -> anyhow::Result<String> {
+pub(crate) fn sha256(path: &Path) -> anyhow::Result<String> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     Ok(format!("{:x}", Sha256::digest(&bytes)))
 }

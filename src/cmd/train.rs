@@ -2,14 +2,19 @@
 //! frozen pretrained backbone, scores the result on held-back data, and writes the model
 //! with its card.
 
+use super::run::sha256;
 use anyhow::{Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use mapfix_detector::card::{DataRecord, ModelCard, Thresholds, TrainingRecord, ValidationRecord};
+use mapfix_detector::card::{
+    DataRecord, KeptLaneHeadRecord, ModelCard, Thresholds, TrainingRecord, ValidationRecord,
+};
 use mapfix_detector::data::{read_gtsdb, read_sim_set, DataSet, Source, GTSDB_HELD_BACK};
 use mapfix_detector::detector::{card_path, save_model, Detector};
 use mapfix_detector::metrics::SignRules;
-use mapfix_detector::train::{train, EpochRecord, Progress, TrainConfig, TrainSource};
+use mapfix_detector::train::{
+    train, EpochRecord, KeptLaneHead, Progress, TrainConfig, TrainSource,
+};
 use mapfix_detector::validate::{best_sign_threshold, detect_set, score};
 use mapfix_detector::EfficientNetLite0;
 use std::path::PathBuf;
@@ -58,6 +63,9 @@ pub struct TrainArgs {
     /// Use only the first N images of each validation set.
     #[arg(long)]
     val_limit: Option<usize>,
+    /// Keep the lane head of this model (its card beside it) and train the sign head only.
+    #[arg(long, value_name = "MODEL")]
+    keep_lanes_of: Option<PathBuf>,
 }
 
 fn limited(mut set: DataSet, limit: Option<usize>) -> DataSet {
@@ -192,6 +200,19 @@ pub fn run(args: TrainArgs) -> Result<()> {
     };
     let backbone = EfficientNetLite0::from_file(&args.backbone)
         .with_context(|| format!("loading the backbone {}", args.backbone.display()))?;
+    let kept_lanes = args
+        .keep_lanes_of
+        .as_deref()
+        .map(|model| -> Result<_> {
+            let head = KeptLaneHead::read(model)?;
+            let record = KeptLaneHeadRecord {
+                model: model.display().to_string(),
+                sha256: sha256(model)?,
+                training: ModelCard::load(&card_path(model))?.training.map(Box::new),
+            };
+            Ok((head, record))
+        })
+        .transpose()?;
 
     let caching = bar(
         0,
@@ -203,6 +224,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
         &sources,
         &val_sets,
         &config,
+        kept_lanes.as_ref().map(|(head, _)| head),
         &mut |progress| match progress {
             Progress::Caching { done, total } => {
                 caching.set_length(total as u64);
@@ -221,11 +243,13 @@ pub fn run(args: TrainArgs) -> Result<()> {
         },
     )?;
     training.finish();
+    let lane_epoch = trained
+        .lane_best_epoch
+        .map_or_else(|| "kept".to_string(), |epoch| epoch.to_string());
     eprintln!(
-        "validation loss before training {:.4}; best epoch of the sign head {}, of the lane head {}, of {}; features {:.0} s, training {:.0} s",
+        "validation loss before training {:.4}; best epoch of the sign head {}, of the lane head {lane_epoch}, of {}; features {:.0} s, training {:.0} s",
         trained.initial_validation_loss,
         trained.sign_best_epoch,
-        trained.lane_best_epoch,
         trained.epochs.len(),
         trained.caching_seconds,
         trained.training_seconds
@@ -298,7 +322,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
         initial_validation_loss: trained.initial_validation_loss,
         epochs: trained.epochs.clone(),
         sign_best_epoch: trained.sign_best_epoch,
-        lane_best_epoch: Some(trained.lane_best_epoch),
+        lane_best_epoch: trained.lane_best_epoch,
         training_examples: trained.training_examples,
         validation_examples: trained.validation_examples,
         caching_seconds: trained.caching_seconds,
@@ -306,6 +330,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
         total_seconds: started.elapsed().as_secs_f64(),
         threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         reproduce,
+        lane_head_kept: kept_lanes.map(|(_, record)| record),
     });
     save_model(&args.out, &args.backbone, &trained.heads)?;
     card.save(&card_path(&args.out))?;

@@ -102,6 +102,20 @@ pub struct TrainingRecord {
     pub threads: usize,
     /// Commands that rebuild the data and the model, in order.
     pub reproduce: Vec<String>,
+    /// Where the lane head came from when it was kept from an earlier model rather than
+    /// trained in this run (then `lane_best_epoch` is absent and the epochs' lane figures
+    /// are the kept head's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lane_head_kept: Option<KeptLaneHeadRecord>,
+}
+
+/// The earlier model a lane head was kept from, and how that model was trained.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KeptLaneHeadRecord {
+    pub model: String,
+    pub sha256: String,
+    /// The earlier model's card's training record, where it had one.
+    pub training: Option<Box<TrainingRecord>>,
 }
 
 /// A set crops for the classifier were cut from.

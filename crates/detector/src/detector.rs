@@ -43,7 +43,7 @@ pub fn card_path(model: &Path) -> PathBuf {
     model.with_extension("json")
 }
 
-fn read_tensors(path: &Path) -> Result<HashMap<String, Tensor>> {
+pub(crate) fn read_tensors(path: &Path) -> Result<HashMap<String, Tensor>> {
     if !path.is_file() {
         return Err(DetectorError::Io {
             path: path.to_owned(),

@@ -9,13 +9,15 @@
 //! rewards calibration, not lines in the right place). Each head's best epoch is kept apart
 //! (the lane head may overfit while the sign head still learns): the sign head's by its
 //! loss, the lane head's by its F1. Training stops once neither has improved for `patience`
-//! epochs, and the heads of their best epochs are what [`train`] returns.
+//! epochs, and the heads of their best epochs are what [`train`] returns. A lane head from
+//! an earlier model can be kept as it is ([`KeptLaneHead`]): then the sign head alone trains.
 //! Everything random (augmentation, order) comes from the seed, so a run repeats.
 
 use crate::augment::{augmented_example, plain_example, Augmentation, Example};
 use crate::data::DataSet;
+use crate::detector::read_tensors;
 use crate::efficientnet::{EfficientNetLite0, Features};
-use crate::error::Result;
+use crate::error::{DetectorError, Result};
 use crate::image_input::read_rgb;
 use crate::input::input_tensor;
 use crate::lane_head::{lane_loss, LaneHead, LaneTarget, RowMatches};
@@ -31,6 +33,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// Images decoded, changed and passed through the backbone together.
@@ -125,8 +128,8 @@ pub struct Trained {
     pub initial_validation_loss: f64,
     /// The epoch whose sign head `heads` holds.
     pub sign_best_epoch: usize,
-    /// The epoch whose lane head `heads` holds.
-    pub lane_best_epoch: usize,
+    /// The epoch whose lane head `heads` holds; `None` for a lane head kept as it was.
+    pub lane_best_epoch: Option<usize>,
     pub training_examples: usize,
     pub validation_examples: usize,
     pub caching_seconds: f64,
@@ -243,6 +246,61 @@ fn batch(examples: &[CachedExample], indices: &[usize]) -> Result<Batch> {
     })
 }
 
+/// A trained lane head to keep as it is while the sign head trains: the `lane_head.*`
+/// tensors of a model file. The heads share no weight, so a sign head can be retrained
+/// without disturbing a lane head the tracker does well with.
+pub struct KeptLaneHead {
+    path: PathBuf,
+    tensors: HashMap<String, Tensor>,
+}
+
+impl KeptLaneHead {
+    const PREFIX: &'static str = "lane_head.";
+
+    pub fn read(path: &Path) -> Result<Self> {
+        let tensors: HashMap<String, Tensor> = read_tensors(path)?
+            .into_iter()
+            .filter(|(name, _)| name.starts_with(Self::PREFIX))
+            .collect();
+        if tensors.is_empty() {
+            return Err(DetectorError::Model {
+                path: path.to_owned(),
+                reason: "no lane_head.* tensors".into(),
+            });
+        }
+        Ok(Self {
+            path: path.to_owned(),
+            tensors,
+        })
+    }
+
+    /// Sets the lane head's variables in `vars` to the kept weights.
+    fn put_into(&self, vars: &VarMap) -> Result<()> {
+        let data = vars.data().lock().expect("variable map lock");
+        for (name, var) in data
+            .iter()
+            .filter(|(name, _)| name.starts_with(Self::PREFIX))
+        {
+            let kept = self.tensors.get(name).ok_or_else(|| DetectorError::Model {
+                path: self.path.clone(),
+                reason: format!("lacks tensor `{name}`"),
+            })?;
+            if kept.dims() != var.dims() {
+                return Err(DetectorError::Model {
+                    path: self.path.clone(),
+                    reason: format!(
+                        "tensor `{name}` has shape {:?}, the lane head's is {:?}",
+                        kept.dims(),
+                        var.dims()
+                    ),
+                });
+            }
+            var.set(&kept.to_dtype(var.dtype())?)?;
+        }
+        Ok(())
+    }
+}
+
 /// The two heads with their variables.
 struct Heads {
     sign: SignHead,
@@ -254,22 +312,26 @@ struct Heads {
 const LANE_TOLERANCE_PX: f32 = 10.0;
 
 /// Losses of one batch: (total as a differentiable scalar, sign, lane); the lane rows'
-/// matches are added to `lane_rows` where given.
+/// matches are added to `lane_rows` where given. Without `lane_weight` (a lane head kept
+/// as it is) the lane head is not run and the total is the sign loss.
 fn losses(
     heads: &Heads,
     examples: &[CachedExample],
     indices: &[usize],
-    lane_weight: f64,
+    lane_weight: Option<f64>,
     lane_rows: Option<&mut RowMatches>,
 ) -> Result<(Tensor, f64, f64)> {
     let batch = batch(examples, indices)?;
     let sign = sign_loss(&heads.sign.forward(&batch.features)?, &batch.signs)?;
+    let sign_value = f64::from(sign.total.to_scalar::<f32>()?);
+    let Some(lane_weight) = lane_weight else {
+        return Ok((sign.total, sign_value, 0.0));
+    };
     let lanes = heads.lane.forward(&batch.features)?;
     let lane = lane_loss(&lanes, &batch.lanes)?;
     if let Some(lane_rows) = lane_rows {
         lane_rows.add(lanes.row_matches(&batch.lanes, LANE_TOLERANCE_PX)?);
     }
-    let sign_value = f64::from(sign.total.to_scalar::<f32>()?);
     let lane_value = f64::from(lane.total.to_scalar::<f32>()?);
     let total = (sign.total + (lane.total * lane_weight)?)?;
     Ok((total, sign_value, lane_value))
@@ -293,7 +355,7 @@ fn validate(heads: &Heads, examples: &[CachedExample], config: &TrainConfig) -> 
             heads,
             examples,
             indices,
-            config.lane_weight,
+            Some(config.lane_weight),
             Some(&mut lane_rows),
         )?;
         sign_sum += sign * indices.len() as f64;
@@ -417,10 +479,23 @@ pub(crate) fn seeded_builder(vars: &VarMap, seed: u64) -> VarBuilder<'static> {
     )
 }
 
-/// AdamW over every variable in `vars`.
-pub(crate) fn adamw(vars: &VarMap, learning_rate: f64, weight_decay: f64) -> Result<AdamW> {
+/// AdamW over the variables in `vars` whose names start with one of `parts`.
+pub(crate) fn adamw(
+    vars: &VarMap,
+    parts: &[&str],
+    learning_rate: f64,
+    weight_decay: f64,
+) -> Result<AdamW> {
+    let trained = vars
+        .data()
+        .lock()
+        .expect("variable map lock")
+        .iter()
+        .filter(|(name, _)| parts.iter().any(|part| name.starts_with(part)))
+        .map(|(_, var)| var.clone())
+        .collect();
     Ok(AdamW::new(
-        vars.all_vars(),
+        trained,
         ParamsAdamW {
             lr: learning_rate,
             weight_decay,
@@ -459,7 +534,7 @@ impl EpochLoop {
         mut step_done: impl FnMut(usize, usize, usize, f32),
         mut end_epoch: impl FnMut(usize, f64, f64) -> Result<Vec<(f64, T)>>,
     ) -> Result<Vec<(usize, T)>> {
-        let mut optimiser = adamw(vars, self.learning_rate, self.weight_decay)?;
+        let mut optimiser = adamw(vars, parts, self.learning_rate, self.weight_decay)?;
         let steps = examples.div_ceil(self.batch_size);
         let total_steps = steps * self.epochs;
         let mut order: Vec<usize> = (0..examples).collect();
@@ -585,12 +660,14 @@ pub(crate) fn learning_rate(
     peak * (FINAL_LR_FRACTION + (1.0 - FINAL_LR_FRACTION) * cosine)
 }
 
-/// Trains fresh heads on `sources` with the frozen `backbone`, validating on `validation`.
+/// Trains fresh heads on `sources` with the frozen `backbone`, validating on `validation`;
+/// with `kept_lane_head`, a fresh sign head beside that lane head, which stays as it is.
 pub fn train(
     backbone: &EfficientNetLite0,
     sources: &[TrainSource],
     validation: &[DataSet],
     config: &TrainConfig,
+    kept_lane_head: Option<&KeptLaneHead>,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Trained> {
     if config.batch_size == 0 || config.epochs == 0 {
@@ -631,6 +708,15 @@ pub fn train(
         sign: SignHead::load(vb.pp("sign_head"))?,
         lane: LaneHead::load(vb.pp("lane_head"))?,
     };
+    if let Some(kept) = kept_lane_head {
+        kept.put_into(&heads_vars)?;
+    }
+    let trained_lane_weight = kept_lane_head.is_none().then_some(config.lane_weight);
+    let parts: &[&str] = if kept_lane_head.is_some() {
+        &["sign_head."]
+    } else {
+        &["sign_head.", "lane_head."]
+    };
     let initial_validation_loss = validate(&heads, &validation_examples, config)?.total;
     let mut records = Vec::new();
     // Both the step and the epoch report go through the one `progress`.
@@ -647,11 +733,12 @@ pub fn train(
     }
     .run(
         &heads_vars,
-        &["sign_head.", "lane_head."],
+        parts,
         examples.len(),
         |indices, _| {
-            let (total, sign, lane) = losses(&heads, &examples, indices, config.lane_weight, None)?;
-            Ok((total, sign + config.lane_weight * lane))
+            let (total, sign, lane) =
+                losses(&heads, &examples, indices, trained_lane_weight, None)?;
+            Ok((total, sign + trained_lane_weight.unwrap_or(0.0) * lane))
         },
         |epoch, step, steps, loss| {
             (progress.borrow_mut())(Progress::Step {
@@ -676,7 +763,8 @@ pub fn train(
             (progress.borrow_mut())(Progress::Epoch(record.clone()));
             records.push(record);
             // The sign head by its loss, the lane head by how many rows it gets right.
-            Ok(vec![(validation.sign, ()), (1.0 - lane_f1, ())])
+            let measures = [(validation.sign, ()), (1.0 - lane_f1, ())];
+            Ok(measures[..parts.len()].to_vec())
         },
     )?;
     Ok(Trained {
@@ -684,7 +772,7 @@ pub fn train(
         epochs: records,
         initial_validation_loss,
         sign_best_epoch: best[0].0,
-        lane_best_epoch: best[1].0,
+        lane_best_epoch: best.get(1).map(|(epoch, _)| *epoch),
         training_examples: examples.len(),
         validation_examples: validation_examples.len(),
         caching_seconds,

@@ -8,7 +8,7 @@ use mapfix_detector::detector::{card_path, save_model, Detector};
 use mapfix_detector::image_input::read_rgb;
 use mapfix_detector::metrics::distance_to_polyline;
 use mapfix_detector::sign_head::box_iou as iou;
-use mapfix_detector::train::{train, Progress, TrainConfig, TrainSource};
+use mapfix_detector::train::{train, KeptLaneHead, Progress, TrainConfig, TrainSource};
 use mapfix_detector::LaneSlot;
 use mapfix_detector::{DetectorError, EfficientNetLite0};
 use std::path::{Path, PathBuf};
@@ -35,16 +35,16 @@ fn subset(set: &DataSet, range: std::ops::Range<usize>) -> DataSet {
     }
 }
 
-#[test]
-fn a_few_steps_on_rendered_frames_lower_the_loss_and_the_model_round_trips() {
-    let set = mini_set();
-    let train_set = subset(&set, 0..3);
+/// A short run on the first three frames of the mini set, which also validate it: its
+/// settings, sources and validation set.
+fn short_run(epochs: usize) -> (TrainConfig, [TrainSource; 1], DataSet) {
+    let train_set = subset(&mini_set(), 0..3);
     let config = TrainConfig {
-        epochs: 4,
+        epochs,
         batch_size: 3,
         learning_rate: 3e-3,
         warmup_steps: 0,
-        patience: 4,
+        patience: epochs,
         seed: 5,
         ..TrainConfig::default()
     };
@@ -53,6 +53,13 @@ fn a_few_steps_on_rendered_frames_lower_the_loss_and_the_model_round_trips() {
         plain: true,
         augmented_copies: 0,
     }];
+    (config, sources, train_set)
+}
+
+#[test]
+fn a_few_steps_on_rendered_frames_lower_the_loss_and_the_model_round_trips() {
+    let set = mini_set();
+    let (config, sources, train_set) = short_run(4);
     let mut steps = 0;
     let mut cached = 0;
     let trained = train(
@@ -60,6 +67,7 @@ fn a_few_steps_on_rendered_frames_lower_the_loss_and_the_model_round_trips() {
         &sources,
         &[train_set],
         &config,
+        None,
         &mut |p| match p {
             Progress::Step { .. } => steps += 1,
             Progress::Caching { done, .. } => cached = done,
@@ -101,6 +109,60 @@ fn a_few_steps_on_rendered_frames_lower_the_loss_and_the_model_round_trips() {
         assert!((0.0..=1.0).contains(&sign.score));
         assert!(sign.center[0] < 640.0 && sign.center[1] < 360.0, "{sign:?}");
     }
+}
+
+#[test]
+fn a_kept_lane_head_stays_as_it_was_while_the_sign_head_trains() {
+    let shipped = repo("models/detector.safetensors");
+    let (config, sources, train_set) = short_run(3);
+    let kept = KeptLaneHead::read(&shipped).unwrap();
+    let trained = train(
+        &backbone(),
+        &sources,
+        &[train_set],
+        &config,
+        Some(&kept),
+        &mut |_| {},
+    )
+    .unwrap();
+    assert_eq!(trained.lane_best_epoch, None);
+    let last = trained.epochs.last().unwrap();
+    assert!(
+        last.validation_sign_loss < 0.9 * trained.epochs[0].validation_sign_loss,
+        "sign loss {} after training, {} after the first epoch",
+        last.validation_sign_loss,
+        trained.epochs[0].validation_sign_loss
+    );
+    // The lane loss is the kept head's every epoch.
+    assert!(trained
+        .epochs
+        .iter()
+        .all(|e| e.validation_lane_loss == last.validation_lane_loss));
+    let weights = candle_core::safetensors::load(&shipped, &candle_core::Device::Cpu).unwrap();
+    let vars = trained.heads.data().lock().unwrap();
+    let lane_vars: Vec<_> = vars
+        .iter()
+        .filter(|(name, _)| name.starts_with("lane_head."))
+        .collect();
+    assert!(!lane_vars.is_empty());
+    for (name, var) in lane_vars {
+        let difference = (var.as_tensor() - &weights[name]).unwrap().abs().unwrap();
+        let largest: f32 = difference
+            .flatten_all()
+            .unwrap()
+            .max(0)
+            .unwrap()
+            .to_scalar()
+            .unwrap();
+        assert_eq!(largest, 0.0, "{name} changed");
+    }
+
+    // A file without a lane head says so.
+    let message = KeptLaneHead::read(&repo("models/efficientnet-lite0.safetensors"))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(message.contains("lane_head"), "{message}");
 }
 
 #[test]
